@@ -1,0 +1,296 @@
+"""The simulated Dell UPS itself: power state, battery, alarms and the management card.
+
+Pure code, no I/O. Time comes from an injectable clock (seconds, monotonic), so tests
+can drive hours of battery drain in microseconds. Between two events every rate is
+constant, so the state is advanced lazily and exactly when it is read or changed.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+Clock = Callable[[], float]
+
+# Runtime estimates saturate here, as on real cards ("at least 65535 s").
+RUNTIME_SATURATION_SECONDS = 65535
+# Recharging from empty takes this many times as long as a full discharge at the
+# reference load (real UPSes recharge far slower than they discharge).
+RECHARGE_SLOWNESS = 2.0
+# Loads below this are treated as this for runtime, so runtime stays finite.
+MINIMUM_EFFECTIVE_LOAD = 1.0
+
+
+@dataclass(frozen=True)
+class AlarmKind:
+    """One alarm condition as both MIBs report it."""
+
+    name: str
+    well_known: int  # N of the UPS-MIB well-known alarm 1.3.6.1.2.1.33.1.6.3.N
+    dell_trap: int | None  # number in the DELL-SNMP-UPS-MIB alarm string, if any
+    critical: bool  # drives productStatusGlobalStatus: critical(5) vs non-critical(4)
+    settable: bool  # False: derived from the power state, not set by hand
+
+
+ALARM_KINDS: dict[str, AlarmKind] = {
+    kind.name: kind
+    for kind in (
+        AlarmKind("on_battery", 2, 57, critical=False, settable=False),
+        AlarmKind("low_battery", 3, 43, critical=True, settable=False),
+        AlarmKind("depleted_battery", 4, 41, critical=True, settable=False),
+        AlarmKind("replace_battery", 1, 63, critical=False, settable=True),
+        AlarmKind("over_temperature", 5, 51, critical=False, settable=True),
+        AlarmKind("overload", 8, 19, critical=True, settable=True),
+        AlarmKind("bypass", 9, 59, critical=False, settable=True),
+        AlarmKind("charger_failed", 13, 37, critical=True, settable=True),
+        AlarmKind("output_off", 14, 71, critical=True, settable=True),
+        AlarmKind("fan_failure", 16, 65, critical=False, settable=True),
+        AlarmKind("general_fault", 18, None, critical=True, settable=True),
+        AlarmKind("self_test_failed", 19, None, critical=False, settable=True),
+        AlarmKind("shutdown_imminent", 23, 41, critical=True, settable=True),
+    )
+}
+SETTABLE_ALARMS = tuple(name for name, kind in ALARM_KINDS.items() if kind.settable)
+
+
+@dataclass(frozen=True)
+class ActiveAlarm:
+    """A row of upsAlarmTable: its id and when (clock time) the card noticed it."""
+
+    alarm_id: int
+    kind: AlarmKind
+    since: float
+
+
+@dataclass(frozen=True)
+class UpsReading:
+    """Everything the card reports, at one instant (so one SNMP answer is consistent)."""
+
+    mains: bool
+    charge: float  # %
+    runtime_seconds: int
+    load: float  # % of the rated output power
+    seconds_on_battery: int  # as the card counts it: restarts when the card reboots
+    card_uptime_seconds: float
+    alarms: tuple[ActiveAlarm, ...]
+    input_line_bads: int
+    temperature: float  # probe temperature, °C
+    low_battery_minutes: int
+    full_runtime: int
+    clock_now: float  # model-clock time of this reading (alarm times are on this clock)
+
+    @property
+    def alarm_names(self) -> tuple[str, ...]:
+        return tuple(alarm.kind.name for alarm in self.alarms)
+
+    def has_alarm(self, name: str) -> bool:
+        return name in self.alarm_names
+
+
+class UpsModel:
+    """State machine of the UPS and its Network Management Card.
+
+    `full_runtime` is the runtime in seconds at 100 % charge and the initial load (the
+    reference load); runtime scales with charge and inversely with load. On battery the
+    runtime falls by `drain_speed` seconds per second; on mains the battery recharges.
+    """
+
+    def __init__(
+        self,
+        *,
+        full_runtime: int = 1800,
+        load: float = 35.0,
+        drain_speed: float = 1.0,
+        clock: Clock = time.monotonic,
+        low_battery_minutes: int = 3,
+        charge: float = 100.0,
+        temperature: float = 24.5,
+    ) -> None:
+        if full_runtime <= 0:
+            raise ValueError("full_runtime must be positive")
+        if drain_speed <= 0:
+            raise ValueError("drain_speed must be positive")
+        self._clock = clock
+        self._lock = threading.RLock()  # read by the SNMP thread, changed by others
+        now = clock()
+        self._updated_at = now
+        self._card_booted_at = now
+        self._on_battery_since: float | None = None
+        self._full_runtime = full_runtime
+        self._reference_load = max(load, MINIMUM_EFFECTIVE_LOAD)
+        self._load = _check_percent(load, "load", upper=200.0)
+        self._charge = _check_percent(charge, "charge")
+        self._drain_speed = drain_speed
+        self._low_battery_minutes = low_battery_minutes
+        self._temperature = temperature
+        self._alarms: list[ActiveAlarm] = []
+        self._next_alarm_id = 1
+        self._input_line_bads = 0
+
+    # ----- reading -----------------------------------------------------------------
+
+    def reading(self) -> UpsReading:
+        with self._lock:
+            now = self._clock()
+            self._advance(now)
+            return UpsReading(
+                mains=self._on_battery_since is None,
+                charge=self._charge,
+                runtime_seconds=self._runtime_seconds(),
+                load=self._load,
+                seconds_on_battery=self._seconds_on_battery(now),
+                card_uptime_seconds=max(0.0, now - self._card_booted_at),
+                alarms=tuple(self._alarms),
+                input_line_bads=self._input_line_bads,
+                temperature=self._temperature,
+                low_battery_minutes=self._low_battery_minutes,
+                full_runtime=self._full_runtime,
+                clock_now=now,
+            )
+
+    # ----- events ------------------------------------------------------------------
+
+    def cut_mains(self) -> None:
+        with self._lock:
+            now = self._clock()
+            self._advance(now)
+            if self._on_battery_since is None:
+                self._on_battery_since = now
+                self._input_line_bads += 1
+                self._raise("on_battery", now)
+            self._reconcile(now)
+
+    def restore_mains(self) -> None:
+        with self._lock:
+            now = self._clock()
+            self._advance(now)
+            self._on_battery_since = None
+            self._reconcile(now)
+
+    def reboot_card(self) -> None:
+        """The management card restarts; the UPS itself keeps running.
+
+        sysUpTime and the card's seconds-on-battery counter restart at 0, and the card
+        rebuilds its alarm table from scratch (new ids, times near 0).
+        """
+        with self._lock:
+            now = self._clock()
+            self._advance(now)
+            self._card_booted_at = now
+            self._alarms = [
+                ActiveAlarm(index + 1, alarm.kind, now) for index, alarm in enumerate(self._alarms)
+            ]
+            self._next_alarm_id = len(self._alarms) + 1
+
+    def set_load(self, percent: float) -> None:
+        with self._lock:
+            now = self._clock()
+            self._advance(now)
+            self._load = _check_percent(percent, "load", upper=200.0)
+            self._reconcile(now)
+
+    def set_charge(self, percent: float) -> None:
+        with self._lock:
+            now = self._clock()
+            self._advance(now)
+            self._charge = _check_percent(percent, "charge")
+            self._reconcile(now)
+
+    def set_temperature(self, celsius: float) -> None:
+        with self._lock:
+            self._temperature = float(celsius)
+
+    def set_alarm(self, name: str, active: bool) -> None:
+        kind = ALARM_KINDS.get(name)
+        if kind is None or not kind.settable:
+            raise ValueError(
+                f"unknown alarm {name!r}; settable alarms: {', '.join(SETTABLE_ALARMS)}"
+            )
+        with self._lock:
+            now = self._clock()
+            self._advance(now)
+            if active:
+                self._raise(name, now)
+            else:
+                self._clear(name)
+
+    # ----- internals ---------------------------------------------------------------
+
+    def _seconds_for_full_charge(self) -> float:
+        """Runtime at 100 % charge at the present load, in seconds."""
+        effective_load = max(self._load, MINIMUM_EFFECTIVE_LOAD)
+        return self._full_runtime * self._reference_load / effective_load
+
+    def _runtime_seconds(self) -> int:
+        runtime = self._seconds_for_full_charge() * self._charge / 100.0
+        return min(int(runtime), RUNTIME_SATURATION_SECONDS)
+
+    def _seconds_on_battery(self, now: float) -> int:
+        if self._on_battery_since is None:
+            return 0
+        # The card counts from when *it* saw the outage begin: a reboot restarts it.
+        counting_since = max(self._on_battery_since, self._card_booted_at)
+        return int(max(0.0, now - counting_since))
+
+    def _low_battery_charge(self) -> float:
+        """Charge (%) below which the runtime is under upsConfigLowBattTime."""
+        return self._low_battery_minutes * 60 * 100.0 / self._seconds_for_full_charge()
+
+    def _advance(self, now: float) -> None:
+        """Integrate drain or recharge from the last update to `now`."""
+        elapsed = now - self._updated_at
+        if elapsed <= 0:
+            return
+        start = self._updated_at
+        self._updated_at = now
+        if self._on_battery_since is None:
+            recharge_per_second = (
+                100.0 * self._drain_speed / (self._full_runtime * RECHARGE_SLOWNESS)
+            )
+            self._charge = min(100.0, self._charge + recharge_per_second * elapsed)
+            return
+        drain_per_second = 100.0 * self._drain_speed / self._seconds_for_full_charge()
+        before = self._charge
+        after = max(0.0, before - drain_per_second * elapsed)
+        self._charge = after
+        # The alarms carry the moment the threshold was crossed, not the moment of reading.
+        low = self._low_battery_charge()
+        if after < low <= before:
+            self._raise("low_battery", start + (before - low) / drain_per_second)
+        if after <= 0.0 < before:
+            self._raise("depleted_battery", start + before / drain_per_second)
+        self._reconcile(now)
+
+    def _reconcile(self, now: float) -> None:
+        """Derived alarms follow the power state and the battery."""
+        on_battery = self._on_battery_since is not None
+        self._set_derived("on_battery", on_battery, now)
+        runtime_low = self._runtime_seconds() < self._low_battery_minutes * 60
+        self._set_derived("low_battery", on_battery and runtime_low, now)
+        self._set_derived("depleted_battery", on_battery and self._charge <= 0.0, now)
+
+    def _set_derived(self, name: str, active: bool, now: float) -> None:
+        if active:
+            self._raise(name, now)
+        else:
+            self._clear(name)
+
+    def _raise(self, name: str, when: float) -> None:
+        if any(alarm.kind.name == name for alarm in self._alarms):
+            return
+        # An alarm cannot predate the card's boot: the card only saw it after booting.
+        when = max(when, self._card_booted_at)
+        self._alarms.append(ActiveAlarm(self._next_alarm_id, ALARM_KINDS[name], when))
+        self._next_alarm_id += 1
+
+    def _clear(self, name: str) -> None:
+        self._alarms = [alarm for alarm in self._alarms if alarm.kind.name != name]
+
+
+def _check_percent(value: float, what: str, upper: float = 100.0) -> float:
+    number = float(value)
+    if not 0.0 <= number <= upper:
+        raise ValueError(f"{what} must be between 0 and {upper:g} %, got {value}")
+    return number
