@@ -225,7 +225,8 @@ class UpsModel:
 
     def _runtime_seconds(self) -> int:
         runtime = self._seconds_for_full_charge() * self._charge / 100.0
-        return min(int(runtime), RUNTIME_SATURATION_SECONDS)
+        # The epsilon keeps float noise (1199.9999...) from costing a whole second.
+        return min(int(runtime + 1e-6), RUNTIME_SATURATION_SECONDS)
 
     def _seconds_on_battery(self, now: float) -> int:
         if self._on_battery_since is None:
