@@ -1,0 +1,429 @@
+"""The real SCVMM driver: the ScvmmDriver Protocol on pypsrp (WSMan + RunspacePool).
+
+Only cmdlet pipelines with typed parameters, never script text. One RunspacePool per
+driver; Get-SCVMMServer runs once, right after it opens. Batch methods start one
+pipeline per item on the pool (begin_invoke) and then collect them all (end_invoke), so
+the hosts of one UPS are handled in parallel: N hosts cost about one host's round trip
+plus N small requests, not N times a host.
+
+Every failure leaves as a one-line ScvmmError without the password: a connection-wide
+problem raises (ScvmmAuthError, ScvmmUnreachable); a cmdlet's own failure is reported
+per item as ScvmmCommandError.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import requests
+from pypsrp.exceptions import AuthenticationError, WinRMError, WSManFaultError
+from pypsrp.powershell import PowerShell, RunspacePool
+from pypsrp.wsman import NAMESPACES, WSMan, WSManAction
+
+from check_dell_ups.maintenance.driver import (
+    HostInfo,
+    JobInfo,
+    ScvmmAuthError,
+    ScvmmCommandError,
+    ScvmmEndpoint,
+    ScvmmError,
+    ScvmmUnreachable,
+    VmInfo,
+)
+
+# ---- SCVMM facts not confirmed on a real VMM (FACTS.md section 2): one constant each ----
+
+# The Host property that is true while the host is in maintenance mode. Public scripts
+# read a boolean MaintenanceMode (not MaintenanceHost, which is something else).
+HOST_MAINTENANCE_PROPERTY = "MaintenanceMode"
+# The Host property naming its cluster (null on a stand-alone host); at serialization
+# depth 1 the cluster object arrives as its name.
+HOST_CLUSTER_PROPERTY = "HostCluster"
+HOST_OVERALL_STATE_PROPERTY = "OverallState"
+# Job Status values. Public scripts poll while Status is 'Running' and test 'Failed';
+# DESIGN.md counts Completed and SucceedWithInfo as success, Failed and Canceled as
+# failure. Any other value is taken as "still running" (never as success).
+JOB_STATUSES_SUCCEEDED = frozenset({"Completed", "SucceedWithInfo"})
+JOB_STATUSES_FAILED = frozenset({"Failed", "Canceled"})
+# The property of ErrorInfo that words a failure (read from the object, else its text).
+JOB_PROBLEM_PROPERTY = "Problem"
+
+# ---- how we talk to the server ---------------------------------------------------------
+
+# The variable -JobVariable fills; read back by Get-Variable in the same invocation.
+JOB_VARIABLE = "dellUpsJob"
+# Runspaces the pool may use at once on the server; pipelines beyond that queue there.
+MAX_RUNSPACES = 8
+# pypsrp retries a Receive that timed out 5 times with 2+6+14+30+62 s of backoff by
+# default; a handler with a time budget retries once, briefly.
+RECEIVE_RETRIES = 1
+RECONNECTION_BACKOFF = 0.5
+_MAX_MESSAGE = 240
+
+
+def open_driver(endpoint: ScvmmEndpoint) -> PsrpScvmmDriver:
+    """Open a session with the VMM server (runspace pool + Get-SCVMMServer)."""
+    return PsrpScvmmDriver(endpoint)
+
+
+class _BoundedWSMan(WSMan):
+    """WSMan whose Receive retries a read timeout RECEIVE_RETRIES times, not 5."""
+
+    def receive(self, resource_uri, resource, option_set=None, selector_set=None, timeout=None):  # type: ignore[no-untyped-def]
+        response = self.invoke(
+            WSManAction.RECEIVE,
+            resource_uri,
+            resource,
+            option_set,
+            selector_set,
+            timeout,
+            retries_on_read_timeout=RECEIVE_RETRIES,
+        )
+        return response.find("s:Body", namespaces=NAMESPACES)
+
+
+class PsrpScvmmDriver:
+    """An open session with the VMM server. Use open_driver(); close() when done."""
+
+    def __init__(self, endpoint: ScvmmEndpoint) -> None:
+        self._endpoint = endpoint
+        self._where = f"SCVMM {endpoint.server}:{endpoint.port}"
+        operation_timeout = max(1, round(endpoint.operation_timeout))
+        use_basic_over_http = not endpoint.use_tls and endpoint.auth == "basic"
+        with self._mapped_errors():
+            self._wsman = _BoundedWSMan(
+                endpoint.server,
+                port=endpoint.port,
+                username=endpoint.username,
+                password=endpoint.password,
+                ssl=endpoint.use_tls,
+                auth=endpoint.auth,
+                cert_validation=endpoint.cert_validation,
+                # Basic sends no message encryption: only over TLS or when so configured.
+                encryption="never" if use_basic_over_http else "auto",
+                operation_timeout=operation_timeout,
+                connection_timeout=min(operation_timeout, 10),
+                # The server may hold a Receive for operation_timeout before it answers.
+                read_timeout=operation_timeout + 5,
+                reconnection_retries=1,
+                reconnection_backoff=RECONNECTION_BACKOFF,
+            )
+            self._pool = RunspacePool(self._wsman, max_runspaces=MAX_RUNSPACES)
+            self._pool.open()
+        try:
+            self._connect_vmm()
+        except BaseException:
+            self.close()
+            raise
+
+    def _connect_vmm(self) -> None:
+        """Get-SCVMMServer must run before any other VMM cmdlet in a runspace."""
+        results = self._run_batch(
+            {
+                self._endpoint.server: lambda ps: ps.add_cmdlet("Get-SCVMMServer").add_parameter(
+                    "ComputerName", self._endpoint.server
+                )
+            }
+        )
+        outcome = results[self._endpoint.server]
+        if isinstance(outcome, ScvmmError):
+            raise ScvmmUnreachable(f"{self._where}: Get-SCVMMServer failed: {outcome}")
+
+    # ---- the ScvmmDriver Protocol ----------------------------------------------------------
+
+    def get_hosts(self, names: Sequence[str]) -> dict[str, HostInfo | ScvmmError]:
+        results = self._run_batch(
+            {
+                name: lambda ps, name=name: ps.add_cmdlet("Get-SCVMHost").add_parameter(
+                    "ComputerName", name
+                )
+                for name in names
+            }
+        )
+        return {
+            name: _then(outcome, lambda out, name=name: _host_info(name, out))
+            for name, outcome in results.items()
+        }
+
+    def get_vms(self, host: str) -> list[VmInfo]:
+        outcome = self._run_batch(
+            {host: lambda ps: ps.add_cmdlet("Get-SCVirtualMachine").add_parameter("VMHost", host)}
+        )[host]
+        if isinstance(outcome, ScvmmError):
+            raise outcome
+        return [
+            VmInfo(
+                name=_text(_property(vm, "Name")) or "",
+                status=_text(_property(vm, "Status")) or "",
+                highly_available=_flag(_property(vm, "IsHighlyAvailable")),
+            )
+            for vm in outcome
+        ]
+
+    def disable_hosts(self, move_within_cluster: Mapping[str, bool]) -> dict[str, str | ScvmmError]:
+        def pipeline(host: str, move: bool) -> Callable[[PowerShell], Any]:
+            def build(ps: PowerShell) -> None:
+                ps.add_cmdlet("Get-SCVMHost").add_parameter("ComputerName", host)
+                ps.add_cmdlet("Disable-SCVMHost")
+                if move:
+                    ps.add_parameter("MoveWithinCluster")
+                _job_tail(ps)
+
+            return build
+
+        return self._job_batch(
+            {host: pipeline(host, move) for host, move in move_within_cluster.items()}
+        )
+
+    def enable_hosts(self, names: Sequence[str]) -> dict[str, str | ScvmmError]:
+        def pipeline(host: str) -> Callable[[PowerShell], Any]:
+            def build(ps: PowerShell) -> None:
+                ps.add_cmdlet("Get-SCVMHost").add_parameter("ComputerName", host)
+                ps.add_cmdlet("Enable-SCVMHost")
+                _job_tail(ps)
+
+            return build
+
+        return self._job_batch({host: pipeline(host) for host in names})
+
+    def start_vms(self, names: Sequence[str]) -> dict[str, str | ScvmmError]:
+        def pipeline(vm: str) -> Callable[[PowerShell], Any]:
+            def build(ps: PowerShell) -> None:
+                ps.add_cmdlet("Get-SCVirtualMachine").add_parameter("Name", vm)
+                ps.add_cmdlet("Start-SCVirtualMachine")
+                _job_tail(ps)
+
+            return build
+
+        return self._job_batch({vm: pipeline(vm) for vm in names})
+
+    def get_jobs(self, job_ids: Sequence[str]) -> dict[str, JobInfo | ScvmmError]:
+        results = self._run_batch(
+            {
+                job_id: lambda ps, job_id=job_id: ps.add_cmdlet("Get-SCJob").add_parameter(
+                    "ID", job_id
+                )
+                for job_id in job_ids
+            }
+        )
+        return {
+            job_id: _then(outcome, lambda out, job_id=job_id: _job_info(job_id, out))
+            for job_id, outcome in results.items()
+        }
+
+    def close(self) -> None:
+        pool = getattr(self, "_pool", None)
+        try:
+            if pool is not None:
+                pool.close()
+        except Exception:  # closing is best effort: the server drops idle shells itself
+            pass
+        wsman = getattr(self, "_wsman", None)
+        if wsman is not None:
+            wsman.close()
+
+    def __enter__(self) -> PsrpScvmmDriver:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    # ---- running pipelines -------------------------------------------------------------------
+
+    def _job_batch(
+        self, builders: Mapping[str, Callable[[PowerShell], Any]]
+    ) -> dict[str, str | ScvmmError]:
+        results = self._run_batch(builders)
+        return {
+            key: _then(outcome, lambda out, key=key: _job_id(key, out))
+            for key, outcome in results.items()
+        }
+
+    def _run_batch(
+        self, builders: Mapping[str, Callable[[PowerShell], Any]]
+    ) -> dict[str, list[Any] | ScvmmError]:
+        """Start every pipeline, then collect each: key -> output, or the item's error."""
+        with self._mapped_errors():
+            running: dict[str, PowerShell] = {}
+            for key, build in builders.items():
+                powershell = PowerShell(self._pool)
+                build(powershell)
+                powershell.begin_invoke()
+                running[key] = powershell
+            results: dict[str, list[Any] | ScvmmError] = {}
+            for key, powershell in running.items():
+                output = powershell.end_invoke()
+                # had_errors means the pipeline failed; non-terminating errors only
+                # show in streams.error: both count.
+                errors = [_one_line(str(record)) for record in powershell.streams.error]
+                if powershell.had_errors or errors:
+                    results[key] = ScvmmCommandError(
+                        f"{key}: {errors[0] if errors else 'the pipeline failed'}"
+                    )
+                else:
+                    results[key] = output
+            return results
+
+    @contextmanager
+    def _mapped_errors(self) -> Iterator[None]:
+        """pypsrp/requests exceptions -> one-line ScvmmError, never with the password."""
+        where = self._where
+        try:
+            yield
+        except ScvmmError:
+            raise
+        except AuthenticationError:
+            raise ScvmmAuthError(
+                f"{where} rejected the credentials of {self._endpoint.username} "
+                f"({self._endpoint.auth})"
+            ) from None
+        except requests.exceptions.SSLError as problem:
+            raise ScvmmUnreachable(f"{where}: TLS failure: {self._clean(problem)}") from None
+        except requests.exceptions.Timeout:
+            raise ScvmmUnreachable(
+                f"{where}: no answer within {self._endpoint.operation_timeout:g} s"
+            ) from None
+        except requests.exceptions.ConnectionError as problem:
+            raise ScvmmUnreachable(
+                f"{where}: cannot connect: {_connection_reason(problem)}"
+            ) from None
+        except WSManFaultError as problem:
+            if problem.code == 5:  # access denied: not allowed to use WinRM there
+                raise ScvmmAuthError(
+                    f"{where}: access denied for {self._endpoint.username}"
+                ) from None
+            raise ScvmmUnreachable(f"{where}: WinRM fault: {self._clean(problem)}") from None
+        except (WinRMError, OSError, ValueError) as problem:
+            raise ScvmmUnreachable(f"{where}: {self._clean(problem)}") from None
+        except Exception as problem:  # e.g. a Kerberos library error: still one line
+            raise ScvmmUnreachable(
+                f"{where}: {type(problem).__name__}: {self._clean(problem)}"
+            ) from None
+
+    def _clean(self, problem: BaseException) -> str:
+        text = _one_line(str(problem))
+        if self._endpoint.password:
+            text = text.replace(self._endpoint.password, "***")
+        return text
+
+
+# ---- reading deserialized objects --------------------------------------------------------
+
+_MISSING = object()
+
+
+def _property(obj: Any, name: str) -> Any:
+    """A property of a deserialized object, adapted or extended, any case; _MISSING if none."""
+    wanted = name.lower()
+    for table_name in ("adapted_properties", "extended_properties"):
+        table = getattr(obj, table_name, None)
+        if isinstance(table, dict):
+            for key, value in table.items():
+                if str(key).lower() == wanted:
+                    return value
+    if isinstance(obj, dict):
+        for key, value in obj.items():
+            if str(key).lower() == wanted:
+                return value
+    return _MISSING
+
+
+def _text(value: Any) -> str | None:
+    """Strings as they are; enums and nested objects (depth 1) as their ToString()."""
+    if value is _MISSING or value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool | int | float):
+        return str(value)
+    shown = getattr(value, "to_string", None)
+    if isinstance(shown, str):
+        return shown
+    return str(value)
+
+
+def _flag(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() == "true"
+    return bool(value) if value is not _MISSING else False
+
+
+def _host_info(name: str, output: list[Any]) -> HostInfo | ScvmmError:
+    if not output:
+        return ScvmmCommandError(f"{name}: no such host in SCVMM")
+    host = output[0]
+    maintenance = _property(host, HOST_MAINTENANCE_PROPERTY)
+    if maintenance is _MISSING:
+        return ScvmmCommandError(
+            f"{name}: the host object has no {HOST_MAINTENANCE_PROPERTY} property"
+        )
+    cluster = _text(_property(host, HOST_CLUSTER_PROPERTY))
+    return HostInfo(
+        name=name,
+        in_maintenance=_flag(maintenance),
+        cluster=cluster or None,
+        overall_state=_text(_property(host, HOST_OVERALL_STATE_PROPERTY)),
+    )
+
+
+def _is_job(obj: Any) -> bool:
+    return _property(obj, "ID") is not _MISSING and _property(obj, "Status") is not _MISSING
+
+
+def _job_id(key: str, output: list[Any]) -> str | ScvmmError:
+    jobs = [item for item in output if _is_job(item)]
+    if not jobs:
+        return ScvmmCommandError(f"{key}: no job was started")
+    return str(_text(_property(jobs[-1], "ID")))
+
+
+def _job_info(job_id: str, output: list[Any]) -> JobInfo | ScvmmError:
+    jobs = [item for item in output if _is_job(item)]
+    if not jobs:
+        return ScvmmCommandError(f"job {job_id}: not found")
+    job = jobs[-1]
+    status = _text(_property(job, "Status")) or ""
+    failed = status in JOB_STATUSES_FAILED
+    error = None
+    if failed:
+        error_info = _property(job, "ErrorInfo")
+        problem = _property(error_info, JOB_PROBLEM_PROPERTY)
+        error = _one_line(_text(problem if problem is not _MISSING else error_info) or "") or status
+    return JobInfo(
+        job_id=job_id,
+        status=status,
+        finished=failed or status in JOB_STATUSES_SUCCEEDED,
+        succeeded=status in JOB_STATUSES_SUCCEEDED,
+        error=error,
+    )
+
+
+def _job_tail(ps: PowerShell) -> None:
+    """... -RunAsynchronously -JobVariable v; Get-Variable -Name v -ValueOnly (same invocation:
+    a later invocation may run in another runspace that has no such variable)."""
+    ps.add_parameter("RunAsynchronously")
+    ps.add_parameter("JobVariable", JOB_VARIABLE)
+    ps.add_statement()
+    ps.add_cmdlet("Get-Variable").add_parameter("Name", JOB_VARIABLE).add_parameter("ValueOnly")
+
+
+def _then(outcome: list[Any] | ScvmmError, convert: Callable[[list[Any]], Any]) -> Any:
+    return outcome if isinstance(outcome, ScvmmError) else convert(outcome)
+
+
+def _one_line(text: str) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= _MAX_MESSAGE else line[: _MAX_MESSAGE - 3] + "..."
+
+
+def _connection_reason(problem: BaseException) -> str:
+    text = str(problem)
+    if "refused" in text.lower():
+        return "connection refused"
+    if "RemoteDisconnected" in text or "aborted" in text.lower():
+        return "the server closed the connection"
+    match = re.search(r"\[Errno -?\d+\] ([^')\]]+)", text)
+    return _one_line(match.group(1)) if match else _one_line(type(problem).__name__)
