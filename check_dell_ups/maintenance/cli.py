@@ -1,0 +1,276 @@
+"""dell_ups_maintenance: the program the monitoring core runs as an event handler.
+
+  dell_ups_maintenance --config FILE --ups NAME --state STATE --state-type {SOFT,HARD}
+                       [--attempt N] [--perfdata 'PERFDATA'] [--dry-run]
+  dell_ups_maintenance --config FILE --retry-pending [--dry-run]
+  dell_ups_maintenance --config FILE --status [--json]
+
+Prints one summary line; exit 0 when it did what was due (or nothing was due, or work is
+in progress), 1 with the reason when something failed. Never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import time
+from collections.abc import Callable, Sequence
+from datetime import datetime, timezone
+
+from check_dell_ups import __version__
+from check_dell_ups.maintenance.config import Config, ConfigError, load_config, read_password
+from check_dell_ups.maintenance.driver import ScvmmDriver, ScvmmEndpoint, ScvmmError
+from check_dell_ups.maintenance.event import (
+    Event,
+    normalise_state,
+    normalise_state_type,
+    parse_perfdata,
+)
+from check_dell_ups.maintenance.log import PROGRAM, HandlerLog
+from check_dell_ups.maintenance.policy import TARGET_HOLD, decide
+from check_dell_ups.maintenance.reconcile import Outcome, Reconciler, pending_targets
+from check_dell_ups.maintenance.records import UpsRecord
+from check_dell_ups.maintenance.state import StateError, StateStore
+from check_dell_ups.maintenance.status import collect_status, render_json, render_table
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+
+
+class UsageError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(message)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog=PROGRAM,
+        description="Put the Hyper-V hosts fed by a UPS into SCVMM maintenance mode "
+                    "(Icinga 2 / Nagios event handler).",
+    )
+    parser.add_argument("--config", required=True, help="the handler's TOML configuration")
+    parser.add_argument("--ups", help="the UPS (its Icinga/Nagios host name)")
+    parser.add_argument("--state", help="service state: OK, WARNING, CRITICAL, UNKNOWN")
+    parser.add_argument("--state-type", default="HARD", help="SOFT or HARD (logged only)")
+    parser.add_argument("--attempt", help="check attempt (logged only)")
+    parser.add_argument("--perfdata", default="", help="the check result's perfdata")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="read SCVMM and the state, log what would be done, change nothing")
+    parser.add_argument("--retry-pending", action="store_true",
+                        help="finish pending work (e.g. a restore that failed)")
+    parser.add_argument("--status", action="store_true", help="show the stored state")
+    parser.add_argument("--json", action="store_true", help="with --status: as JSON")
+    parser.add_argument("-V", "--version", action="version",
+                        version=f"{PROGRAM} {__version__}")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.raiseExceptions = False  # a failing log handler must not print a traceback
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        print(f"{PROGRAM}: interrupted")
+        return EXIT_FAILED
+    except Exception as error:  # users never see a traceback
+        detail = str(error).splitlines()[0] if str(error) else ""
+        print(f"{PROGRAM}: internal error: {type(error).__name__}: {detail}")
+        return EXIT_FAILED
+
+
+def _main(argv: Sequence[str] | None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        _check_combination(args)
+    except UsageError as error:
+        print(f"{PROGRAM}: {error}")
+        return EXIT_FAILED
+    try:
+        config = load_config(args.config)
+    except ConfigError as error:
+        print(f"{PROGRAM}: {error}")
+        return EXIT_FAILED
+
+    store = StateStore(config.maintenance.state_dir, dry_run=args.dry_run)
+    if args.status:
+        status = collect_status(config, store)
+        print(render_json(status) if args.json else render_table(status))
+        return EXIT_OK
+
+    if not args.retry_pending and args.ups not in config.ups:
+        print(f"{PROGRAM}: UPS {args.ups!r} is not configured (no [ups.\"{args.ups}\"] table "
+              f"in {args.config})")
+        return EXIT_FAILED
+    log = HandlerLog(config.maintenance.log_file, prefix="dry-run: " if args.dry_run else "")
+    try:
+        line, failed = _run(args, config, store, log)
+    finally:
+        log.close()
+    if log.problem:
+        line = f"{line}; {log.problem}"
+    print(line)
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def _check_combination(args: argparse.Namespace) -> None:
+    if args.status:
+        if args.retry_pending or args.ups:
+            raise UsageError("--status takes only --config and --json")
+        return
+    if args.json:
+        raise UsageError("--json goes with --status")
+    if args.retry_pending:
+        if args.ups or args.state:
+            raise UsageError("--retry-pending takes only --config (and --dry-run)")
+        return
+    if not args.ups or not args.state:
+        raise UsageError("an event needs --ups and --state (or use --retry-pending or --status)")
+    try:
+        args.state = normalise_state(args.state)
+        args.state_type = normalise_state_type(args.state_type)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    if args.attempt is not None:
+        try:
+            args.attempt = int(args.attempt)
+        except ValueError:
+            raise UsageError(f"--attempt: {args.attempt!r} is not a number") from None
+
+
+def _run(args: argparse.Namespace, config: Config, store: StateStore,
+         log: HandlerLog) -> tuple[str, bool]:
+    started = time.monotonic()
+    budget = config.maintenance.budget
+    deadline = started + budget
+    # Leave time to act after waiting for another handler.
+    lock_wait = max(0.0, budget - min(10.0, budget / 4))
+    try:
+        with store.locked(lock_wait):
+            if args.retry_pending:
+                return _retry_pending(args, config, store, log, deadline)
+            return _handle_event(args, config, store, log, deadline)
+    except StateError as error:
+        log.error(str(error), ups=args.ups)
+        return f"{args.ups or 'retry-pending'}: FAILED: {error}", True
+
+
+def _handle_event(args: argparse.Namespace, config: Config, store: StateStore,
+                  log: HandlerLog, deadline: float) -> tuple[str, bool]:
+    ups = args.ups
+    event = Event(ups=ups, service_state=args.state, state_type=args.state_type,
+                  attempt=args.attempt, metrics=parse_perfdata(args.perfdata))
+    log.info(f"event: {event.service_state} {event.state_type} attempt "
+             f"{event.attempt if event.attempt is not None else '-'}; perfdata "
+             f"{args.perfdata!r}", ups=ups)
+    errors: list[str] = []
+    try:
+        own_record = store.load_ups(ups)
+    except StateError as error:
+        message = f"{error}; nothing done for UPS {ups}"
+        log.error(message, ups=ups)
+        return f"{ups}: FAILED: {message}", True
+    stored: dict[str, UpsRecord] = {ups: own_record}
+    for host in config.ups[ups].hosts:
+        for other in config.ups_of_host(host):
+            if other in stored:
+                continue
+            try:
+                stored[other] = store.load_ups(other)
+            except StateError as error:
+                # Counts as not calling for maintenance, like a UPS never heard from.
+                errors.append(str(error))
+                log.error(f"{error}; UPS {other} counts as on mains", ups=other)
+                stored[other] = UpsRecord()
+
+    now = datetime.now(timezone.utc)
+    decision = decide(event, stored, config, now)
+    for reason in decision.reasons:
+        log.info(f"decision: {reason}", ups=ups)
+    store.save_ups(ups, decision.ups_record)
+
+    reconciler = Reconciler(config=config, store=store, log=log,
+                            connect=_connector(config), deadline=deadline,
+                            dry_run=args.dry_run, ups=ups)
+    outcome = reconciler.run(decision.targets, decision.modes)
+    outcome.errors[:0] = errors
+    hosts = [host for host in config.ups[ups].hosts]
+    return _summary(f"{ups}: {decision.summary}", hosts, outcome, args.dry_run,
+                    show_hosts=any(target != TARGET_HOLD for target in decision.targets.values())
+                    or bool(outcome.actions))
+
+
+def _retry_pending(args: argparse.Namespace, config: Config, store: StateStore,
+                   log: HandlerLog, deadline: float) -> tuple[str, bool]:
+    targets, errors = pending_targets(config, store)
+    for error in errors:
+        log.error(error)
+    if not targets:
+        line = "retry-pending: nothing pending"
+        if errors:
+            return f"{line}; FAILED: {'; '.join(errors)}", True
+        return line, False
+    log.info(f"retry-pending: {', '.join(f'{h} -> {t}' for h, t in targets.items())}")
+    reconciler = Reconciler(config=config, store=store, log=log,
+                            connect=_connector(config), deadline=deadline,
+                            dry_run=args.dry_run)
+    outcome = reconciler.run(targets, {})
+    outcome.errors[:0] = errors
+    return _summary(f"retry-pending: {len(targets)} host(s) with pending work",
+                    list(targets), outcome, args.dry_run, show_hosts=True)
+
+
+def _summary(head: str, hosts: list[str], outcome: Outcome, dry_run: bool,
+             show_hosts: bool) -> tuple[str, bool]:
+    parts = [("dry-run: " if dry_run else "") + head]
+    records = outcome.records
+    if show_hosts and records:
+        described = []
+        for host in hosts:
+            record = records.get(host)
+            if record is None:
+                continue
+            text = f"{host} {record.phase}"
+            if record.job:
+                text += f" (job {record.job})"
+            described.append(text)
+        if described:
+            parts.append("hosts: " + ", ".join(described))
+    if dry_run and outcome.actions:
+        parts.append(", ".join(outcome.actions))
+    if outcome.in_progress:
+        parts.append("in progress: jobs still running, the next call resumes")
+    if outcome.errors:
+        parts.append("FAILED: " + "; ".join(outcome.errors))
+    return "; ".join(parts), bool(outcome.errors)
+
+
+def _connector(config: Config) -> Callable[[], ScvmmDriver]:
+    def connect() -> ScvmmDriver:
+        try:
+            password = read_password(config.scvmm)
+        except ConfigError as error:
+            raise ScvmmError(str(error)) from None
+        scvmm = config.scvmm
+        endpoint = ScvmmEndpoint(
+            server=scvmm.server, port=scvmm.port, use_tls=scvmm.transport == "https",
+            auth=scvmm.auth, username=scvmm.username, password=password,
+            cert_validation=scvmm.cert_validation,
+            operation_timeout=min(20.0, max(2.0, config.maintenance.budget / 3)),
+        )
+        try:
+            # Imported here: --status and config errors never load pypsrp.
+            from check_dell_ups.maintenance.scvmm import open_driver
+        except ImportError as error:
+            raise ScvmmError(f"the SCVMM driver cannot be loaded: {error}") from None
+        try:
+            return open_driver(endpoint)
+        except ScvmmError:
+            raise
+        except Exception as error:  # one line, no traceback
+            raise ScvmmError(f"cannot open an SCVMM session: {type(error).__name__}") from None
+
+    return connect

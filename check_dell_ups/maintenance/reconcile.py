@@ -1,0 +1,650 @@
+"""The imperative shell: bring SCVMM to the decided targets, within the time budget.
+
+For each host it compares three things: the target (from the policy, or from the host
+record's pending work), the host record (what we did), and SCVMM (read before acting).
+It then does only the difference, writing the record *before* each SCVMM action (so a
+handler killed in between still knows the host is ours) and after it (the job id).
+Jobs are polled until they end or the budget runs out; the next call resumes.
+
+Ordering: the vmm_host is disabled only once no other host has a Disable job running or
+due; on power return its Enable is issued before the others'.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+
+from check_dell_ups.maintenance.config import Config
+from check_dell_ups.maintenance.driver import (
+    HostInfo,
+    JobInfo,
+    ScvmmAuthError,
+    ScvmmDriver,
+    ScvmmError,
+)
+from check_dell_ups.maintenance.log import HandlerLog
+from check_dell_ups.maintenance.policy import TARGET_HOLD, TARGET_MAINTENANCE, TARGET_NORMAL
+from check_dell_ups.maintenance.records import (
+    JOB_DISABLE_MIGRATE,
+    JOB_DISABLE_SAVE,
+    JOB_ENABLE,
+    WANT_MAINTENANCE,
+    WANT_NORMAL,
+    HostRecord,
+)
+from check_dell_ups.maintenance.state import StateError, StateStore
+
+_FIRST_POLL_INTERVAL = 0.5
+_MAX_POLL_INTERVAL = 2.0
+_SAVE_MARGIN = 0.5  # seconds kept at the end of the budget to write the state
+
+
+class _DisconnectedError(Exception):
+    """SCVMM as a whole is out of reach for the rest of this call."""
+
+
+@dataclass
+class Outcome:
+    records: dict[str, HostRecord] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+    actions: list[str] = field(default_factory=list)
+    in_progress: bool = False
+    connected: bool = False
+
+
+class Reconciler:
+    def __init__(self, *, config: Config, store: StateStore, log: HandlerLog,
+                 connect: Callable[[], ScvmmDriver], deadline: float,
+                 dry_run: bool = False, ups: str | None = None,
+                 monotonic: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep,
+                 clock: Callable[[], datetime] | None = None) -> None:
+        self.config = config
+        self.store = store
+        self.log = log
+        self.connect = connect
+        self.deadline = deadline
+        self.dry_run = dry_run
+        self.ups = ups
+        self.monotonic = monotonic
+        self.sleep = sleep
+        self.clock = clock or (lambda: datetime.now(timezone.utc))
+        self.outcome = Outcome()
+        self._driver: ScvmmDriver | None = None
+        self._targets: dict[str, str] = {}
+        self._modes: dict[str, str] = {}
+        self._records: dict[str, HostRecord] = {}
+        self._read_done: set[str] = set()
+        self._disable_queue: dict[str, bool] = {}  # host -> move within cluster
+        self._enable_queue: list[str] = []
+        self._start_queue: set[str] = set()
+        self._settled_by_dry_run: set[str] = set()
+
+    # --- entry point ---------------------------------------------------------------------
+
+    def run(self, targets: Mapping[str, str], modes: Mapping[str, str]) -> Outcome:
+        self._modes = dict(modes)
+        self._load_records(targets)
+        try:
+            for host in list(self._targets):
+                self._prepare(host)
+            self._loop()
+        except _DisconnectedError as error:
+            self._record_disconnection(str(error))
+        except StateError as error:
+            self._fail(None, str(error))
+        finally:
+            if self._driver is not None:
+                # Closing must not mask the outcome.
+                with contextlib.suppress(Exception):
+                    self._driver.close()
+        self.outcome.records = {host: self._records[host] for host in self._targets}
+        return self.outcome
+
+    def _load_records(self, targets: Mapping[str, str]) -> None:
+        # Every configured host: the vmm_host ordering looks at all of them.
+        for host in self.config.all_hosts():
+            try:
+                self._records[host] = self.store.load_host(host)
+            except StateError as error:
+                if host in targets:
+                    self._fail(host, f"{error}; nothing done for {host}")
+        self._targets = {host: target for host, target in targets.items()
+                         if host in self._records}
+        vmm_host = self.config.scvmm.vmm_host
+        if vmm_host in self._targets:
+            # The vmm_host waits for the others' Disable jobs: follow those too.
+            for host, record in self._records.items():
+                if host not in self._targets and record.phase == "entering" and record.job:
+                    self._targets[host] = TARGET_HOLD
+
+    # --- the rounds ----------------------------------------------------------------------
+
+    def _loop(self) -> None:
+        interval = _FIRST_POLL_INTERVAL
+        while True:
+            to_read = [host for host in self._targets
+                       if host not in self._read_done and self._needs_read(host)]
+            if to_read:
+                self._read_hosts(to_read)
+            self._issue_enables()
+            self._issue_starts()
+            self._issue_disables()
+            if self.dry_run:
+                return
+            jobs = self._running_jobs()
+            if not jobs:
+                if self._more_to_read():
+                    continue
+                if self._disable_queue:  # the vmm_host waits for others: next call
+                    self.outcome.in_progress = True
+                return
+            if self.monotonic() + interval + _SAVE_MARGIN > self.deadline:
+                self.outcome.in_progress = True
+                for host, job in jobs.items():
+                    self.log.info("budget spent, job still running: resumed by the next call",
+                                  ups=self._ups_of(host), host=host, job=job)
+                return
+            if jobs:
+                self.sleep(interval)
+                interval = min(interval * 1.5, _MAX_POLL_INTERVAL)
+                self._poll(jobs)
+
+    def _more_to_read(self) -> bool:
+        return any(host not in self._read_done and self._needs_read(host)
+                   for host in self._targets)
+
+    def _effective_target(self, host: str) -> str:
+        target = self._targets[host]
+        if target != TARGET_HOLD:
+            return target
+        record = self._records[host]
+        if record.phase == "entering":
+            return TARGET_MAINTENANCE
+        if record.phase == "leaving":
+            return TARGET_NORMAL
+        return TARGET_HOLD
+
+    # --- transitions that need no SCVMM --------------------------------------------------
+
+    def _prepare(self, host: str) -> None:
+        """Power restored: turn what we did into 'leaving' (or hand it over)."""
+        if self._effective_target(host) != TARGET_NORMAL:
+            return
+        record = self._records[host]
+        now = self.clock()
+        restore = self.config.maintenance.on_power_restored
+        entered = record.phase in ("maintenance", "entering") or (
+            record.phase == "failed" and record.wanted == WANT_MAINTENANCE)
+        if entered and not record.ours:
+            self._set(host, record.moved("normal", now, wanted=None, job=None, job_kind=None,
+                                         error=None),
+                      "power restored before we asked SCVMM for anything: back to normal")
+        elif entered and restore == "none":
+            self._set(host, record.moved("admin", now, ours=False, wanted=None, error=None),
+                      "power restored, on_power_restored=none: left in maintenance and "
+                      "handed over to the admins")
+        elif entered or (record.phase == "failed" and record.wanted == WANT_NORMAL):
+            keep_job = record.phase == "entering" and record.job is not None
+            self._set(host, record.moved(
+                "leaving", now, wanted=WANT_NORMAL, error=None,
+                job=record.job if keep_job else None,
+                job_kind=record.job_kind if keep_job else None),
+                f"power restored: leaving maintenance (on_power_restored={restore})")
+
+    def _needs_read(self, host: str) -> bool:
+        record = self._records[host]
+        target = self._effective_target(host)
+        if host in self._settled_by_dry_run or record.job or record.start_jobs:
+            return False
+        if target == TARGET_MAINTENANCE:
+            if record.phase == "maintenance":
+                return False
+            return not (record.phase == "failed" and record.wanted == WANT_MAINTENANCE)
+        if target == TARGET_NORMAL:
+            return record.phase == "leaving"
+        return False
+
+    # --- reading SCVMM -------------------------------------------------------------------
+
+    def _driver_now(self) -> ScvmmDriver:
+        if self._driver is None:
+            try:
+                self._driver = self.connect()
+            except ScvmmError as error:
+                raise _DisconnectedError(_connection_reason(error)) from None
+            self.outcome.connected = True
+        return self._driver
+
+    def _read_hosts(self, hosts: Sequence[str]) -> None:
+        driver = self._driver_now()
+        try:
+            infos = driver.get_hosts(list(hosts))
+        except ScvmmError as error:
+            raise _DisconnectedError(_connection_reason(error)) from None
+        for host in hosts:
+            self._read_done.add(host)
+            info = infos.get(host)
+            if info is None:
+                info = ScvmmError("no answer for this host")
+            if isinstance(info, ScvmmError):
+                self._host_error(host, f"cannot read host from SCVMM: {info}")
+                continue
+            self._after_read(host, info)
+
+    def _after_read(self, host: str, info: HostInfo) -> None:
+        record = self._records[host]
+        now = self.clock()
+        target = self._effective_target(host)
+        ups = self._ups_of(host)
+        if target == TARGET_MAINTENANCE:
+            if info.in_maintenance:
+                if record.ours and record.phase != "admin":
+                    self._set(host, record.moved("maintenance", now, wanted=None, error=None),
+                              "SCVMM shows the host in maintenance: done")
+                elif record.phase != "admin":
+                    self._set(host, record.moved("admin", now, ours=False, wanted=None,
+                                                 error=None),
+                              "already in maintenance and not by us: an admin's, never touched")
+                else:
+                    self.log.info("still in maintenance by an admin: not touched",
+                                  ups=ups, host=host)
+                return
+            if record.phase in ("leaving", "admin") or (
+                    record.phase == "failed" and record.wanted == WANT_NORMAL):
+                record = record.moved("normal", now, ours=False, wanted=None, error=None)
+                self._set(host, record, "not in maintenance in SCVMM")
+            mode = self._modes.get(host, self._mode_of(host))
+            move = mode == "migrate" and info.cluster is not None
+            if host == self.config.scvmm.vmm_host:
+                self.log.info("vmm_host: disabled only after the other hosts' jobs end",
+                              ups=ups, host=host)
+            self._disable_queue[host] = move
+        elif target == TARGET_NORMAL:
+            if info.in_maintenance:
+                self._enable_queue.append(host)
+            else:
+                self._finish_leaving(host, "SCVMM shows the host out of maintenance")
+
+    # --- acting --------------------------------------------------------------------------
+
+    def _issue_disables(self) -> None:
+        if not self._disable_queue:
+            return
+        vmm_host = self.config.scvmm.vmm_host
+        batch = {host: move for host, move in self._disable_queue.items() if host != vmm_host}
+        if vmm_host in self._disable_queue and not batch and not self._others_entering(vmm_host):
+            batch = {vmm_host: self._disable_queue[vmm_host]}
+        if not batch:
+            return
+        for host in batch:
+            del self._disable_queue[host]
+        driver = None if self.dry_run else self._driver_now()
+        now = self.clock()
+        for host, move in batch.items():
+            record = self._records[host]
+            kind = JOB_DISABLE_MIGRATE if move else JOB_DISABLE_SAVE
+            if self.dry_run:
+                self.log.info(f"would Disable-SCVMHost ({_mode_words(move)})",
+                              ups=self._ups_of(host), host=host)
+                self.outcome.actions.append(f"would disable {host}")
+                self._settled_by_dry_run.add(host)
+                continue
+            running = record.vms_running
+            if record.phase == "normal" or running is None:
+                running = self._running_vms(driver, host)
+            self._set(host, record.moved(
+                "entering", now, ours=True, wanted=WANT_MAINTENANCE, ups=self.ups or record.ups,
+                job=None, job_kind=kind, error=None, vms_running=running, vms_saved=None,
+                start_jobs=()), "")
+        if self.dry_run:
+            return
+        assert driver is not None
+        try:
+            results = driver.disable_hosts(batch)
+        except ScvmmError as error:
+            raise _DisconnectedError(_connection_reason(error)) from None
+        self._record_jobs(batch, results, "Disable-SCVMHost",
+                          {host: _mode_words(move) for host, move in batch.items()})
+
+    def _others_entering(self, vmm_host: str) -> bool:
+        return any(host != vmm_host and record.phase == "entering" and record.job
+                   for host, record in self._records.items())
+
+    def _issue_enables(self) -> None:
+        if not self._enable_queue:
+            return
+        vmm_host = self.config.scvmm.vmm_host
+        queue, self._enable_queue = self._enable_queue, []
+        # The VMM server's host first: SCVMM itself lives there.
+        batches = [[host] for host in queue if host == vmm_host]
+        rest = [host for host in queue if host != vmm_host]
+        if rest:
+            batches.append(rest)
+        for batch in batches:
+            if self.dry_run:
+                for host in batch:
+                    self.log.info("would Enable-SCVMHost", ups=self._ups_of(host), host=host)
+                    self.outcome.actions.append(f"would enable {host}")
+                    self._settled_by_dry_run.add(host)
+                continue
+            driver = self._driver_now()
+            now = self.clock()
+            for host in batch:
+                self._set(host, self._records[host].moved(
+                    "leaving", now, wanted=WANT_NORMAL, job=None, job_kind=JOB_ENABLE), "")
+            try:
+                results = driver.enable_hosts(batch)
+            except ScvmmError as error:
+                raise _DisconnectedError(_connection_reason(error)) from None
+            self._record_jobs(batch, results, "Enable-SCVMHost", {})
+
+    def _record_jobs(self, hosts: Sequence[str] | Mapping[str, bool],
+                     results: Mapping[str, str | ScvmmError], cmdlet: str,
+                     notes: Mapping[str, str]) -> None:
+        now = self.clock()
+        for host in hosts:
+            result = results.get(host, ScvmmError("no answer for this host"))
+            record = self._records[host]
+            note = f" ({notes[host]})" if host in notes else ""
+            if isinstance(result, ScvmmError):
+                self._log_error(host, f"{cmdlet}{note} failed: {result}")
+                if record.job_kind == JOB_ENABLE:
+                    failed = record.moved("failed", now, wanted=WANT_NORMAL, job=None,
+                                          error=f"{cmdlet}: {result}")
+                else:
+                    failed = record.moved("failed", now, wanted=WANT_MAINTENANCE, job=None,
+                                          error=f"{cmdlet}: {result}")
+                self._set(host, failed.noted(now, cmdlet, error=str(result)), "")
+                self.outcome.errors.append(f"{host}: {cmdlet} failed: {result}")
+                continue
+            self.log.info(f"{cmdlet}{note} started", ups=self._ups_of(host), host=host,
+                          job=result)
+            self.outcome.actions.append(f"{cmdlet} {host}")
+            self._set(host, replace(record, job=result).noted(now, cmdlet, job=result), "")
+
+    def _issue_starts(self) -> None:
+        if not self._start_queue:
+            return
+        hosts, self._start_queue = sorted(self._start_queue), set()
+        if self.dry_run:
+            for host in hosts:
+                self.log.info("would start the VMs we saved", ups=self._ups_of(host),
+                              host=host)
+                self._settled_by_dry_run.add(host)
+            return
+        driver = self._driver_now()
+        now = self.clock()
+        for host in hosts:
+            record = self._records[host]
+            candidates = record.vms_saved if record.vms_saved is not None \
+                else record.vms_running or ()
+            to_start = self._still_saved(driver, host, candidates)
+            if not to_start:
+                self._finish_normal(host, "no VM of ours to start")
+                continue
+            try:
+                results = driver.start_vms(list(to_start))
+            except ScvmmError as error:
+                raise _DisconnectedError(_connection_reason(error)) from None
+            jobs: list[str] = []
+            for vm in to_start:
+                result = results.get(vm, ScvmmError("no answer for this VM"))
+                if isinstance(result, ScvmmError):
+                    self._log_error(host, f"Start-SCVirtualMachine {vm} failed: {result}")
+                    self.outcome.errors.append(f"{host}: start of {vm} failed: {result}")
+                    continue
+                self.log.info(f"Start-SCVirtualMachine {vm} started (we saved it)",
+                              ups=self._ups_of(host), host=host, job=result)
+                self.outcome.actions.append(f"Start-SCVirtualMachine {vm}")
+                jobs.append(result)
+                record = record.noted(now, "Start-SCVirtualMachine", vm=vm, job=result)
+            if jobs:
+                self._set(host, replace(record, start_jobs=tuple(jobs)), "")
+            else:
+                self._finish_normal(host, "VM starts failed", record=record)
+
+    def _still_saved(self, driver: ScvmmDriver, host: str,
+                     candidates: Sequence[str]) -> list[str]:
+        """Of the VMs we saved, those still saved on the host (not started by someone)."""
+        if not candidates:
+            return []
+        try:
+            vms = driver.get_vms(host)
+        except ScvmmError as error:
+            self.log.info(f"cannot list VMs ({error}); starting the VMs we saved",
+                          ups=self._ups_of(host), host=host)
+            return list(candidates)
+        saved = {vm.name for vm in vms if vm.status.lower() == "saved"}
+        return [name for name in candidates if name in saved]
+
+    def _running_vms(self, driver: ScvmmDriver | None, host: str) -> tuple[str, ...] | None:
+        if driver is None:
+            return None
+        try:
+            vms = driver.get_vms(host)
+        except ScvmmError as error:
+            self.log.info(f"cannot list VMs before Disable ({error}): VMs will not be "
+                          "started on power return", ups=self._ups_of(host), host=host)
+            return None
+        running = tuple(vm.name for vm in vms if vm.status.lower() == "running")
+        self.log.info(f"VMs running before Disable: {', '.join(running) or 'none'}",
+                      ups=self._ups_of(host), host=host)
+        return running
+
+    # --- polling -------------------------------------------------------------------------
+
+    def _running_jobs(self) -> dict[str, str]:
+        """job id -> host, for every job we still wait for."""
+        jobs: dict[str, str] = {}
+        for host in self._targets:
+            record = self._records[host]
+            if record.job:
+                jobs[record.job] = host
+            for job in record.start_jobs:
+                jobs[job] = host
+        return jobs
+
+    def _poll(self, jobs: Mapping[str, str]) -> None:
+        driver = self._driver_now()
+        try:
+            results = driver.get_jobs(list(jobs))
+        except ScvmmError as error:
+            raise _DisconnectedError(_connection_reason(error)) from None
+        for job, host in jobs.items():
+            result = results.get(job, ScvmmError("no answer for this job"))
+            record = self._records[host]
+            if job in record.start_jobs:
+                self._start_job_result(host, job, result)
+            elif job == record.job:
+                self._job_result(host, job, result)
+
+    def _job_result(self, host: str, job: str, result: JobInfo | ScvmmError) -> None:
+        record = self._records[host]
+        now = self.clock()
+        ups = self._ups_of(host)
+        if isinstance(result, ScvmmError):
+            # Job unknown: forget it and look at the host itself again.
+            self._log_error(host, f"cannot read job: {result}; re-reading the host", job=job)
+            self._set(host, replace(record, job=None), "")
+            self._read_done.discard(host)
+            return
+        if not result.finished:
+            return
+        self.log.info(f"job ended: {result.status}" + (f" ({result.error})" if result.error
+                                                       else ""), ups=ups, host=host, job=job)
+        record = record.noted(now, "job ended", job=job, status=result.status,
+                              error=result.error)
+        if record.job_kind == JOB_ENABLE:
+            if result.succeeded:
+                self._finish_leaving(host, "Enable-SCVMHost completed", record=record)
+            else:
+                reason = f"Enable-SCVMHost job {job} {result.status}: {result.error or '-'}"
+                self._set(host, record.moved("failed", now, wanted=WANT_NORMAL, job=None,
+                                             error=reason), "")
+                self._fail(host, reason)
+            return
+        # A Disable job.
+        if record.phase == "leaving":
+            # Power came back while it ran: now look at the host and enable it.
+            self._set(host, replace(record, job=None, job_kind=None), "Disable job ended "
+                      "after power returned: leaving maintenance next")
+            self._read_done.discard(host)
+            return
+        if result.succeeded:
+            saved = self._saved_vms(host, record)
+            self._set(host, record.moved("maintenance", now, job=None, wanted=None, error=None,
+                                         vms_saved=saved),
+                      f"in maintenance (VMs we saved: {', '.join(saved or ()) or 'none'})")
+            return
+        reason = f"Disable-SCVMHost job {job} {result.status}: {result.error or '-'}"
+        if record.job_kind == JOB_DISABLE_MIGRATE and not record.fallback_done:
+            self._log_error(host, f"{reason}; falling back to save mode", job=job)
+            self._set(host, replace(record, job=None, job_kind=JOB_DISABLE_SAVE,
+                                    fallback_done=True, error=reason), "")
+            self._disable_queue[host] = False
+            return
+        self._set(host, record.moved("failed", now, wanted=WANT_MAINTENANCE, job=None,
+                                     error=reason), "")
+        self._fail(host, reason)
+
+    def _start_job_result(self, host: str, job: str, result: JobInfo | ScvmmError) -> None:
+        record = self._records[host]
+        if isinstance(result, JobInfo) and not result.finished:
+            return
+        remaining = tuple(other for other in record.start_jobs if other != job)
+        if isinstance(result, ScvmmError) or not result.succeeded:
+            why = result if isinstance(result, ScvmmError) else \
+                f"{result.status}: {result.error or '-'}"
+            self._log_error(host, f"Start-SCVirtualMachine job failed: {why}", job=job)
+            self.outcome.errors.append(f"{host}: a VM start failed: {why}")
+        else:
+            self.log.info("Start-SCVirtualMachine completed", ups=self._ups_of(host),
+                          host=host, job=job)
+        record = replace(record, start_jobs=remaining)
+        if remaining:
+            self._set(host, record, "")
+        else:
+            self._finish_normal(host, "VM starts ended", record=record)
+
+    def _saved_vms(self, host: str, record: HostRecord) -> tuple[str, ...] | None:
+        if record.vms_running is None:
+            return None
+        try:
+            vms = self._driver_now().get_vms(host)
+        except ScvmmError:
+            return record.vms_running
+        saved = {vm.name for vm in vms if vm.status.lower() == "saved"}
+        return tuple(name for name in record.vms_running if name in saved)
+
+    # --- finishing -----------------------------------------------------------------------
+
+    def _finish_leaving(self, host: str, why: str, record: HostRecord | None = None) -> None:
+        record = record or self._records[host]
+        wants_start = self.config.maintenance.on_power_restored == "exit-and-start"
+        if wants_start and (record.vms_saved or record.vms_running):
+            self._set(host, replace(record, job=None, job_kind=None), f"{why}; starting the "
+                      "VMs we saved")
+            self._start_queue.add(host)
+        else:
+            self._finish_normal(host, why, record=record)
+
+    def _finish_normal(self, host: str, why: str, record: HostRecord | None = None) -> None:
+        record = record or self._records[host]
+        self._set(host, record.moved("normal", self.clock(), ours=False, wanted=None, job=None,
+                                     job_kind=None, error=None, fallback_done=False,
+                                     vms_running=None, vms_saved=None, start_jobs=()),
+                  f"{why}: back to normal")
+
+    # --- bookkeeping ---------------------------------------------------------------------
+
+    def _set(self, host: str, record: HostRecord, why: str) -> None:
+        old = self._records[host]
+        if why:
+            change = f"{old.phase} -> {record.phase}" if old.phase != record.phase \
+                else record.phase
+            self.log.info(f"{change}: {why}", ups=self._ups_of(host), host=host,
+                          job=record.job)
+        self._records[host] = record
+        self.store.save_host(host, record)
+
+    def _host_error(self, host: str, reason: str) -> None:
+        record = self._records[host]
+        self._set(host, replace(record, error=reason), "")
+        self._fail(host, reason)
+
+    def _fail(self, host: str | None, reason: str) -> None:
+        self.log.error(reason, ups=self.ups, host=host)
+        self.outcome.errors.append(f"{host}: {reason}" if host else reason)
+
+    def _log_error(self, host: str, reason: str, job: str | None = None) -> None:
+        self.log.error(reason, ups=self._ups_of(host), host=host, job=job)
+
+    def _record_disconnection(self, reason: str) -> None:
+        """Keep the work that could not be done as pending, for the next call."""
+        now = self.clock()
+        self._fail(None, reason)
+        for host in self._targets:
+            record = self._records[host]
+            target = self._effective_target(host)
+            pending = host in self._disable_queue or (
+                target == TARGET_MAINTENANCE and record.phase == "normal"
+                and self._needs_read(host))
+            if pending and record.phase == "normal":
+                self._safe_set(host, record.moved("entering", now, wanted=WANT_MAINTENANCE,
+                                                  ups=self.ups, error=reason),
+                               "pending: SCVMM out of reach")
+            elif record.phase in ("entering", "leaving") and not record.job:
+                self._safe_set(host, replace(record, error=reason), "")
+        self._disable_queue.clear()
+
+    def _safe_set(self, host: str, record: HostRecord, why: str) -> None:
+        try:
+            self._set(host, record, why)
+        except StateError as error:
+            self._fail(host, str(error))
+
+    def _ups_of(self, host: str) -> str | None:
+        if self.ups is not None:
+            return self.ups
+        return self._records.get(host, HostRecord()).ups
+
+    def _mode_of(self, host: str) -> str:
+        feeding = self.config.ups_of_host(host)
+        return "save" if any(self.config.ups[name].mode == "save" for name in feeding) \
+            else "migrate"
+
+
+def pending_targets(config: Config, store: StateStore) -> tuple[dict[str, str], list[str]]:
+    """--retry-pending: the hosts whose records still have work to finish."""
+    targets: dict[str, str] = {}
+    errors: list[str] = []
+    for host in config.all_hosts():
+        try:
+            record = store.load_host(host)
+        except StateError as error:
+            errors.append(str(error))
+            continue
+        if record.phase == "entering":
+            targets[host] = TARGET_MAINTENANCE
+        elif record.phase == "leaving" or (record.phase == "failed"
+                                           and record.wanted == WANT_NORMAL):
+            targets[host] = TARGET_NORMAL
+    return targets, errors
+
+
+def _mode_words(move: bool) -> str:
+    return "-MoveWithinCluster: live-migrate HA VMs, save the rest" if move \
+        else "save all running VMs"
+
+
+def _connection_reason(error: ScvmmError) -> str:
+    if type(error) is ScvmmError:  # e.g. no password: the message says it all
+        return str(error)
+    if isinstance(error, ScvmmAuthError):
+        return f"SCVMM authentication failed: {error}"
+    return f"SCVMM unreachable: {error}"
