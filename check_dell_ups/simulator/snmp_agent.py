@@ -173,6 +173,8 @@ class SnmpAgentThread:
             ) from None
         sock.setblocking(False)
         self._socket = sock
+        self._ready.clear()
+        self._failure = None
         self.port = sock.getsockname()[1]
         self._thread = threading.Thread(target=self._run, name="ups-sim-snmp", daemon=True)
         self._thread.start()
