@@ -252,6 +252,9 @@ class UpsSummary(Summary):
                 words.append(result.hint)
         return "; ".join(f"{state}: {', '.join(words)}" for state, words in by_state.items())
 
+    def empty(self) -> str:
+        return "the UPS reported none of the values this check reads"
+
     def ok(self, results) -> str:
         return self.head()
 
