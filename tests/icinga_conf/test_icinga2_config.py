@@ -6,6 +6,7 @@ import json
 import re
 import shutil
 import subprocess
+import sys
 import textwrap
 import time
 from pathlib import Path
@@ -210,3 +211,18 @@ def test_handler_example_config_is_accepted_by_the_handler(icinga_conf: Path):
     assert loaded.maintenance.budget < 60  # below the EventCommand's timeout
     assert set(loaded.ups) == {"ups-rack1", "ups-rack2"}
     json.dumps(str(loaded))  # plain data
+
+
+def test_argument_descriptions_are_the_checks_own_help(icinga_conf: Path):
+    check = Path(sys.executable).parent / "check_dell_ups"
+    if not check.exists():
+        pytest.skip("check_dell_ups is not installed")
+    help_text = " ".join(subprocess.run(
+        [str(check), "--help"], capture_output=True, text=True, timeout=60, check=False,
+    ).stdout.split())
+    text = (icinga_conf / "commands.conf").read_text()
+    check_command = text.split('object CheckCommand "dell_ups"')[1].split("\nobject ")[0]
+    descriptions = re.findall(r'description = "([^"]+)"', check_command)
+    assert len(descriptions) == 11
+    for description in descriptions:
+        assert description in help_text
