@@ -16,7 +16,6 @@ import binascii
 import hmac
 import json
 import threading
-import time
 import uuid
 from collections.abc import Iterable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -348,12 +347,3 @@ def _dispatch(fake: FakeScvmm, request: soap.Request, endpoint: str) -> tuple[in
         request, soap.ACTION_NOT_SUPPORTED, f"unsupported action {request.action}"
     )
 
-
-def wait_until(predicate: Any, timeout: float = 10.0, interval: float = 0.05) -> bool:
-    """Poll predicate() until true or timeout; for tests and the demo."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return bool(predicate())

@@ -236,16 +236,22 @@ class PsrpScvmmDriver:
     def _job_batch(
         self, builders: Mapping[str, Callable[[PowerShell], Any]]
     ) -> dict[str, str | ScvmmError]:
-        results = self._run_batch(builders)
+        results = self._run_batch(builders, accept=lambda output: any(map(_is_job, output)))
         return {
             key: _then(outcome, lambda out, key=key: _job_id(key, out))
             for key, outcome in results.items()
         }
 
     def _run_batch(
-        self, builders: Mapping[str, Callable[[PowerShell], Any]]
+        self,
+        builders: Mapping[str, Callable[[PowerShell], Any]],
+        accept: Callable[[list[Any]], bool] = lambda _output: False,
     ) -> dict[str, list[Any] | ScvmmError]:
-        """Start every pipeline, then collect each: key -> output, or the item's error."""
+        """Start every pipeline, then collect each: key -> output, or the item's error.
+
+        had_errors means the pipeline failed; non-terminating errors show only in
+        streams.error. Both make the item an error, unless accept(output) says that
+        output stands despite non-terminating errors (e.g. a job was started)."""
         with self._mapped_errors():
             running: dict[str, PowerShell] = {}
             for key, build in builders.items():
@@ -256,15 +262,11 @@ class PsrpScvmmDriver:
             results: dict[str, list[Any] | ScvmmError] = {}
             for key, powershell in running.items():
                 output = powershell.end_invoke()
-                # had_errors means the pipeline failed; non-terminating errors only
-                # show in streams.error: both count.
-                errors = [_one_line(str(record)) for record in powershell.streams.error]
-                if powershell.had_errors or errors:
-                    results[key] = ScvmmCommandError(
-                        f"{key}: {errors[0] if errors else 'the pipeline failed'}"
-                    )
-                else:
+                records = list(powershell.streams.error)
+                if not powershell.had_errors and (not records or accept(output)):
                     results[key] = output
+                else:
+                    results[key] = ScvmmCommandError(f"{key}: {_first_error(records)}")
             return results
 
     @contextmanager
@@ -408,6 +410,17 @@ def _job_tail(ps: PowerShell) -> None:
     ps.add_parameter("JobVariable", JOB_VARIABLE)
     ps.add_statement()
     ps.add_cmdlet("Get-Variable").add_parameter("Name", JOB_VARIABLE).add_parameter("ValueOnly")
+
+
+def _first_error(records: Sequence[Any]) -> str:
+    """The first error worth showing: the VMM cmdlet's own, not the Get-Variable that
+    found no job variable because of it."""
+    if not records:
+        return "the pipeline failed"
+    own = [r for r in records if not str(getattr(r, "fq_error", "")).startswith("VariableNotFound")]
+    if not own:
+        return "no job was started"
+    return _one_line(str(own[0]))
 
 
 def _then(outcome: list[Any] | ScvmmError, convert: Callable[[list[Any]], Any]) -> Any:
