@@ -29,7 +29,7 @@ ON_POWER_RESTORED = ("exit", "exit-and-start", "none")
 DEFAULT_STATE_DIR = "/var/lib/check_dell_ups"
 
 # RFC 1123 host names: labels of letters, digits and hyphens, no leading/trailing hyphen.
-_DNS_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+_DNS_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
 
 
 class ConfigError(Exception):
@@ -90,7 +90,7 @@ def is_dns_name(name: str) -> bool:
     if not name or len(name) > 253:
         return False
     labels = name.lower().rstrip(".").split(".")
-    return all(_DNS_LABEL.match(label) for label in labels)
+    return all(_DNS_LABEL.fullmatch(label) for label in labels)
 
 
 def load_config(path: str | os.PathLike[str]) -> Config:

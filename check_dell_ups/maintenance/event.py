@@ -22,7 +22,7 @@ _SECONDS_PER_UNIT = {"s": 1.0, "ms": 0.001, "us": 0.000001, "min": 60.0, "m": 60
 # One item: a quoted label (with '' inside) or an unquoted one without '=' and spaces,
 # then '=' and the rest up to whitespace.
 _ITEM = re.compile(r"""\s*(?:'((?:[^']|'')*)'|([^\s'=]+))=(\S*)""")
-_VALUE = re.compile(r"^([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)([^;]*)$")
+_VALUE = re.compile(r"([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)([^;]*)")
 
 
 @dataclass(frozen=True)
@@ -92,7 +92,7 @@ def parse_perfdata(text: str | None) -> dict[str, Metric]:
 def _parse_value(text: str) -> Metric | None:
     if text in ("", "U"):
         return Metric(None)
-    match = _VALUE.match(text.replace(",", ".", 1) if text.count(",") == 1 else text)
+    match = _VALUE.fullmatch(text.replace(",", ".", 1) if text.count(",") == 1 else text)
     if match is None:
         return None
     value = float(match.group(1))

@@ -1,0 +1,174 @@
+"""decide(): one table row per branch of the policy."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from check_dell_ups.maintenance.event import Event, parse_perfdata
+from check_dell_ups.maintenance.policy import (
+    TARGET_HOLD,
+    TARGET_MAINTENANCE,
+    TARGET_NORMAL,
+    decide,
+)
+from check_dell_ups.maintenance.records import UpsRecord
+
+T0 = datetime(2026, 11, 26, 8, 0, 0, tzinfo=timezone.utc)  # the same as the at() fixture
+H1, H2, H3, H4 = (f"hv0{n}.example.com" for n in range(1, 5))
+M, N, HOLD = TARGET_MAINTENANCE, TARGET_NORMAL, TARGET_HOLD
+
+
+def battery(first_seen: int, called: bool = False, on_battery_since: int | None = None,
+            last: float | None = None) -> UpsRecord:
+    seen = T0 + timedelta(seconds=first_seen)
+    return UpsRecord(power="battery", since=seen, first_seen_on_battery=seen,
+                     on_battery_since=T0 + timedelta(seconds=on_battery_since or first_seen),
+                     called=called, called_at=seen if called else None, last_on_battery=last)
+
+
+MAINS = UpsRecord(power="mains")
+
+
+@dataclass
+class Row:
+    name: str
+    perfdata: str
+    now: int = 0  # seconds after T0
+    state: str = "CRITICAL"
+    stored: dict[str, UpsRecord] = field(default_factory=dict)
+    ups: str = "ups-a"
+    expect: dict[str, str] = field(default_factory=dict)
+    called: bool | None = None
+    power: str | None = None
+    modes: dict[str, str] = field(default_factory=dict)
+
+
+ROWS = [
+    Row("on mains, never heard: restore targets", "on_battery=0s;;300", state="OK",
+        expect={H1: N, H2: N}, called=False, power="mains"),
+    Row("on battery below timer: nothing yet", "on_battery=12s;;300 runtime=1500s charge=80%",
+        state="WARNING", expect={H1: HOLD, H2: HOLD}, called=False, power="battery"),
+    Row("one second below the timer", "on_battery=299s", expect={H1: HOLD}, called=False),
+    Row("exactly at the timer", "on_battery=300s", expect={H1: M, H2: HOLD}, called=True,
+        modes={H1: "migrate"}),
+    Row("past the timer on first sight", "on_battery=412s;;300 runtime=1500s;600:;300:",
+        expect={H1: M}, called=True),
+    Row("card reboot: handler's own clock, still below", "on_battery=10s", now=250,
+        stored={"ups-a": battery(0, last=100)}, expect={H1: HOLD}, called=False),
+    Row("card reboot: handler's own clock reaches timer", "on_battery=10s", now=300,
+        stored={"ups-a": battery(0, last=100)}, expect={H1: M}, called=True),
+    Row("larger on_battery wins over the handler's clock", "on_battery=350s", now=20,
+        stored={"ups-a": battery(0)}, expect={H1: M}, called=True),
+    Row("timer -1 never calls, floors included", "on_battery=9999s runtime=10s charge=1%",
+        ups="ups-never", expect={H4: HOLD}, called=False),
+    Row("runtime at the floor", "on_battery=10s runtime=300s", expect={H1: M}, called=True),
+    Row("runtime above the floor", "on_battery=10s runtime=301s", expect={H1: HOLD},
+        called=False),
+    Row("runtime in minutes converted", "on_battery=10s runtime=5min", expect={H1: M},
+        called=True),
+    Row("charge at the floor", "on_battery=10s charge=20%", expect={H1: M}, called=True),
+    Row("charge above the floor", "on_battery=10s charge=21%", expect={H1: HOLD},
+        called=False),
+    Row("low charge on mains is not an outage", "on_battery=0s charge=5%", state="CRITICAL",
+        expect={H1: N, H2: N}, called=False, power="mains"),
+    Row("power restored after a called outage, whatever the state", "on_battery=0",
+        state="WARNING", stored={"ups-a": battery(0, called=True)}, now=900,
+        expect={H1: N, H2: N}, called=False, power="mains"),
+    Row("once called, charge back above the floor changes nothing",
+        "on_battery=20s charge=90% runtime=3000s", now=40,
+        stored={"ups-a": battery(0, called=True)}, expect={H1: M}, called=True),
+    Row("silent UPS after battery: timer keeps running, below", "", state="UNKNOWN",
+        now=200, stored={"ups-a": battery(0)}, expect={H1: HOLD}, called=False,
+        power="battery"),
+    Row("silent UPS after battery: timer keeps running, reached", "", state="UNKNOWN",
+        now=301, stored={"ups-a": battery(0)}, expect={H1: M}, called=True,
+        power="battery"),
+    Row("perfdata without on_battery after battery counts as silent", "load=35%",
+        state="UNKNOWN", now=400, stored={"ups-a": battery(0)}, expect={H1: M}, called=True),
+    Row("silent UPS never seen on battery: nothing", "", state="UNKNOWN",
+        expect={H1: HOLD, H2: HOLD}, called=False, power="unknown"),
+    Row("silent UPS last on mains stays on mains", "", state="UNKNOWN",
+        stored={"ups-a": MAINS}, expect={H1: HOLD}, called=False, power="mains"),
+    Row("negative on_battery is garbage, treated as missing", "on_battery=-5s",
+        expect={H1: HOLD}, called=False, power="unknown"),
+    Row("quoted labels and U values parse", "'on_battery'=412s 'runtime'=U charge=",
+        expect={H1: M}, called=True),
+    Row("redundant feed: other UPS not heard from counts as mains", "on_battery=400s",
+        ups="ups-b", expect={H2: HOLD, H3: M}, called=True),
+    Row("redundant feed: other UPS on battery but not calling", "on_battery=400s",
+        ups="ups-b", stored={"ups-a": battery(0)}, expect={H2: HOLD, H3: M}),
+    Row("redundant feed: every UPS calls", "on_battery=400s", ups="ups-b",
+        stored={"ups-a": battery(0, called=True)}, expect={H2: M, H3: M},
+        modes={H2: "save", H3: "save"}),
+    Row("redundant feed: the UPS on battery longest completes the call", "on_battery=300s",
+        ups="ups-a", stored={"ups-b": battery(-100, called=True)}, expect={H1: M, H2: M},
+        modes={H1: "migrate", H2: "save"}),
+    Row("redundant feed: leaves when any UPS is back on mains", "on_battery=0s",
+        ups="ups-b", state="OK", stored={"ups-a": battery(0, called=True)},
+        expect={H2: N, H3: N}),
+    Row("per-UPS timer override: 600 s", "on_battery=500s", ups="ups-b",
+        expect={H3: HOLD}, called=False),
+]
+
+
+@pytest.mark.parametrize("row", ROWS, ids=[row.name for row in ROWS])
+@pytest.mark.parametrize("state_type", ["SOFT", "HARD"])
+def test_decide(row: Row, state_type: str, make_config, at) -> None:
+    config = make_config(ups={
+        "ups-a": {"hosts": [H1, H2]},
+        "ups-b": {"hosts": [H2, H3], "timer": 600, "mode": "save"} if "override" in row.name
+        else {"hosts": [H2, H3], "mode": "save"},
+        "ups-never": {"hosts": [H4], "timer": -1},
+    }, timer=300, runtime_floor=300, charge_floor=20)
+    event = Event(ups=row.ups, service_state=row.state, state_type=state_type,
+                  attempt=1 if state_type == "SOFT" else 3,
+                  metrics=parse_perfdata(row.perfdata))
+    decision = decide(event, row.stored, config, at(row.now))
+    for host, target in row.expect.items():
+        assert decision.targets[host] == target, decision.reasons
+    if row.called is not None:
+        assert decision.ups_record.called is row.called
+    if row.power is not None:
+        assert decision.ups_record.power == row.power
+    for host, mode in row.modes.items():
+        assert decision.modes[host] == mode
+    assert decision.reasons  # every decision carries its reason for the log
+
+
+def test_decide_is_pure(make_config, at) -> None:
+    config = make_config()
+    stored = {"ups-a": battery(0)}
+    event = Event("ups-a", "CRITICAL", metrics=parse_perfdata("on_battery=400s"))
+    first = decide(event, stored, config, at(400))
+    second = decide(event, stored, config, at(400))
+    assert first == second
+    assert stored == {"ups-a": battery(0)}  # the input is not modified
+
+
+def test_first_sighting_is_remembered_across_calls(make_config, at) -> None:
+    config = make_config()
+    event = Event("ups-a", "WARNING", metrics=parse_perfdata("on_battery=100s"))
+    first = decide(event, {}, config, at(0))
+    assert first.ups_record.first_seen_on_battery == at(0)
+    assert first.ups_record.on_battery_since == at(-100)
+    rebooted = Event("ups-a", "WARNING", metrics=parse_perfdata("on_battery=5s"))
+    later = decide(rebooted, {"ups-a": first.ups_record}, config, at(310))
+    assert later.targets["hv01.example.com"] == TARGET_MAINTENANCE
+    assert later.ups_record.first_seen_on_battery == at(0)
+    assert later.ups_record.on_battery_since == at(-100)  # the outage start never moves later
+
+
+def test_power_restored_clears_the_outage(make_config, at) -> None:
+    config = make_config()
+    restored = decide(Event("ups-a", "OK", metrics=parse_perfdata("on_battery=0")),
+                      {"ups-a": battery(0, called=True)}, config, at(1000))
+    record = restored.ups_record
+    assert (record.power, record.called, record.first_seen_on_battery) == ("mains", False, None)
+    # The next outage starts its timer afresh.
+    again = decide(Event("ups-a", "WARNING", metrics=parse_perfdata("on_battery=5")),
+                   {"ups-a": record}, config, at(1100))
+    assert again.targets["hv01.example.com"] == TARGET_HOLD
+    assert again.ups_record.first_seen_on_battery == at(1100)
