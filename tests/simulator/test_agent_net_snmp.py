@@ -216,3 +216,11 @@ def test_request_count_counts_pdus(simulator, net_snmp):
     assert simulator.state()["request_count"] == before + 1
     net_snmp.values("snmpgetnext", "-v1", "-c", "public", address(simulator), SYS_DESCR)
     assert simulator.state()["request_count"] == before + 2
+
+
+def test_v3_discovery_is_not_a_request(simulator, net_snmp):
+    net_snmp.values(
+        "snmpget", "-v3", "-l", "authPriv", "-u", "sha-aes", "-a", "SHA", "-A", AUTH,
+        "-x", "AES", "-X", PRIV, address(simulator), SYS_DESCR, SYS_UPTIME,
+    )  # fmt: skip
+    assert simulator.state()["request_count"] == 1
