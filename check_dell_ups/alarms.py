@@ -129,7 +129,7 @@ SELF_TEST_STATES: dict[str, ServiceState] = {
     "donePass": Ok,
     "donePassed": Ok,
     "doneWarning": Warn,
-    "doneError": Critical,
+    "doneError": Warn,  # like upsAlarmDiagnosticTestFailed: the battery needs service
     "aborted": Ok,
     "inProgress": Ok,
     "noTestsInitiated": Ok,

@@ -243,13 +243,20 @@ class UpsSummary(Summary):
 
     @staticmethod
     def problems(results) -> str:
+        """'CRITICAL: a, b; WARNING: c': each problem once, at its worst state. The Dell
+        global status is named only when nothing else explains its state."""
+        non_ok = [result for result in results if result.state != Ok]  # worst first
         by_state: dict[str, list[str]] = {}
-        for result in results:  # worst state first
-            if result.state == Ok or not result.hint:
+        seen: set[str] = set()
+        for result in non_ok:
+            if not result.hint or result.hint in seen:
                 continue
-            words = by_state.setdefault(str(result.state).upper(), [])
-            if result.hint not in words:
-                words.append(result.hint)
+            if result.metric is not None and result.metric.name == "global_status" and any(
+                other is not result and other.state >= result.state for other in non_ok
+            ):
+                continue
+            seen.add(result.hint)
+            by_state.setdefault(str(result.state).upper(), []).append(result.hint)
         return "; ".join(f"{state}: {', '.join(words)}" for state, words in by_state.items())
 
     def empty(self) -> str:

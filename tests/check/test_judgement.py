@@ -119,7 +119,7 @@ def test_card_reboot_on_battery_is_still_on_battery(dell_raw: dict) -> None:
     (f"{DELL}.120.4.2.0", "41", 2, "CRITICAL: shutdown imminent"),
     (f"{DELL}.120.4.2.0", "85", 0, None),
     (f"{DELL}.120.5.2.0", 2, 1, "WARNING: self-test warning"),
-    (f"{DELL}.120.5.2.0", 3, 2, "CRITICAL: self-test failed"),
+    (f"{DELL}.120.5.2.0", 3, 1, "WARNING: self-test failed"),
     (f"{DELL}.110.1.0", 4, 1, "WARNING: global status non-critical"),
     (f"{DELL}.110.1.0", 5, 2, "CRITICAL: global status critical"),
     (f"{DELL}.110.1.0", 6, 2, "CRITICAL: global status non-recoverable"),
@@ -133,6 +133,22 @@ def test_state_rows(dell_raw: dict, oid: str, value: object, exitcode: int,
     summary = first_line(output).split(" | ")[0]
     assert summary == f"DELL UPS {['OK', 'WARNING', 'CRITICAL'][exitcode]} - {head}" + (
         f"; {problem}" if problem else "")
+
+
+def test_global_status_named_only_when_nothing_else_explains_it(dell_raw: dict) -> None:
+    dell_raw.update({f"{DELL}.110.1.0": 4, f"{DELL}.120.4.2.0": "63"})
+    _, output = judge(dell_raw)
+    assert "; WARNING: replace battery |" in output
+    dell_raw.update({f"{DELL}.110.1.0": 5})
+    _, output = judge(dell_raw)
+    assert "; CRITICAL: global status critical; WARNING: replace battery |" in output
+
+
+def test_a_problem_is_named_once_at_its_worst_state(dell_raw: dict) -> None:
+    dell_raw.update({f"{DELL}.120.5.2.0": 3, f"{ALARM_DESCR}.1": f"{WELL_KNOWN}.19",
+                     f"{UPS}.2.1.0": 3, f"{DELL}.120.4.2.0": "43"})
+    _, output = judge(dell_raw)
+    assert "; CRITICAL: battery low; WARNING: self-test failed |" in output
 
 
 def test_ups_mib_self_test_judged_without_dell(rfc1628_raw: dict) -> None:
