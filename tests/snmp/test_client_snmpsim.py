@@ -6,6 +6,8 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from check_dell_ups.snmp.client import fetch
 from check_dell_ups.snmp.errors import SnmpAuthError, SnmpError, SnmpTimeout
@@ -173,3 +175,39 @@ def test_v1_partial_mib_costs_one_more_request_per_missing_oid(snmpsim, udp_prox
         UPTIME: 123456,
     }
     assert proxy.requests == 3
+
+
+_proxies: dict[int, object] = {}
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    cut=st.floats(0, 1),
+    flips=st.lists(st.tuples(st.floats(0, 1), st.integers(0, 255)), max_size=4),
+    junk=st.binary(max_size=64),
+)
+def test_v3_fuzzed_answers_before_the_real_ones(snmpsim, udp_proxy, cut, flips, junk):
+    """A forged or damaged datagram ahead of each real v3 answer (discovery report
+    included) is either ignored or an SnmpError, never anything else."""
+    key = id(udp_proxy)
+    if key not in _proxies:
+        _proxies.clear()
+        _proxies[key] = udp_proxy(snmpsim.port)
+    proxy = _proxies[key]
+
+    def damage(answer: bytes) -> bytes:
+        data = bytearray(answer[: max(1, int(len(answer) * cut))] + junk)
+        for where, value in flips:
+            data[min(int(len(data) * where), len(data) - 1)] = value
+        return bytes(data)
+
+    proxy.mutate = damage
+    target = dataclasses.replace(
+        snmpsim.v3_target(_sha_aes_user(snmpsim)), port=proxy.port, timeout=2.0
+    )
+    try:
+        values = fetch(target, [MANUFACTURER, UPTIME], [OUTPUT_LOAD])
+    except SnmpError:
+        return
+    # Authentication makes a damaged answer unusable: accepted ones are the real ones.
+    assert values == {key: EXPECTED[key] for key in values}
