@@ -1,0 +1,361 @@
+"""The pypsrp SCVMM driver against the fake SCVMM over real HTTP (Basic auth)."""
+
+from __future__ import annotations
+
+import copy
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from check_dell_ups.fake_scvmm.server import FakeScvmm
+from check_dell_ups.maintenance import scvmm
+from check_dell_ups.maintenance.driver import (
+    HostInfo,
+    JobInfo,
+    ScvmmAuthError,
+    ScvmmCommandError,
+    ScvmmEndpoint,
+    ScvmmUnreachable,
+    VmInfo,
+)
+from check_dell_ups.maintenance.scvmm import open_driver
+
+PASSWORD = "driver-Secr3t-pw"
+
+INVENTORY: dict[str, Any] = {
+    "hosts": {
+        **{f"hv{n:02d}.example.com": {"cluster": "cl01"} for n in range(1, 11)},
+        "spare.example.com": {"cluster": "cl01"},
+        "hv99.example.com": {"cluster": None},
+    },
+    "vms": {
+        "web01": {"host": "hv01.example.com", "status": "Running", "ha": True},
+        "build01": {"host": "hv01.example.com", "status": "Running", "ha": False},
+        "old01": {"host": "hv01.example.com", "status": "PowerOff", "ha": True},
+        "solo01": {"host": "hv99.example.com", "status": "Running", "ha": True},
+    },
+    "vmm_server": "vmm01.example.com",
+}
+ALL_CMDLETS = {
+    "Get-SCVMMServer", "Get-SCVMHost", "Get-SCVirtualMachine", "Disable-SCVMHost",
+    "Enable-SCVMHost", "Start-SCVirtualMachine", "Get-SCJob", "Get-Variable",
+}  # fmt: skip
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float = 15.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return bool(predicate())
+
+
+@pytest.fixture
+def scvmm_fake() -> Iterator[FakeScvmm]:
+    with FakeScvmm(
+        copy.deepcopy(INVENTORY), username="svc-ups", password=PASSWORD, job_seconds=0.3
+    ) as fake:
+        yield fake
+
+
+def endpoint_for(port: int, password: str = PASSWORD, **changes: Any) -> ScvmmEndpoint:
+    settings: dict[str, Any] = {
+        "server": "127.0.0.1", "port": port, "use_tls": False, "auth": "basic",
+        "username": "svc-ups", "password": password, "operation_timeout": 5.0,
+    }  # fmt: skip
+    settings.update(changes)
+    return ScvmmEndpoint(**settings)
+
+
+@pytest.fixture
+def driver(scvmm_fake: FakeScvmm) -> Iterator[scvmm.PsrpScvmmDriver]:
+    opened = open_driver(endpoint_for(scvmm_fake.port))
+    try:
+        yield opened
+    finally:
+        opened.close()
+
+
+def wait_jobs(driver: scvmm.PsrpScvmmDriver, job_ids: list[str]) -> dict[str, JobInfo]:
+    """Poll get_jobs until every job has finished."""
+    latest: dict[str, Any] = {}
+
+    def all_finished() -> bool:
+        latest.update(driver.get_jobs(job_ids))
+        return all(isinstance(j, JobInfo) and j.finished for j in latest.values())
+
+    assert wait_until(all_finished), latest
+    return latest
+
+
+def assert_one_line_without_password(problem: BaseException) -> None:
+    text = str(problem)
+    assert text
+    assert "\n" not in text
+    assert PASSWORD not in text
+    assert "Traceback" not in text
+
+
+# ---- the session -----------------------------------------------------------------------
+
+
+def test_open_runs_get_scvmmserver_once_and_only_cmdlets(scvmm_fake, driver):
+    driver.get_hosts(["hv01.example.com"])
+    driver.get_hosts(["hv02.example.com"])
+    driver.disable_hosts({"hv03.example.com": True})
+    cmdlets = [call["cmdlet"] for call in scvmm_fake.calls]
+    assert cmdlets[0] == "Get-SCVMMServer"
+    assert cmdlets.count("Get-SCVMMServer") == 1
+    assert set(cmdlets) <= ALL_CMDLETS
+    assert scvmm_fake.calls[0]["parameters"] == {"ComputerName": "127.0.0.1"}
+
+
+def test_close_is_safe_twice(scvmm_fake):
+    opened = open_driver(endpoint_for(scvmm_fake.port))
+    opened.close()
+    opened.close()
+
+
+# ---- reads -----------------------------------------------------------------------------
+
+
+def test_get_hosts_reads_each_host(scvmm_fake, driver):
+    scvmm_fake.model.hosts["hv02.example.com"].maintenance = True
+    hosts = driver.get_hosts(["hv01.example.com", "hv02.example.com", "hv99.example.com"])
+    assert hosts["hv01.example.com"] == HostInfo(
+        name="hv01.example.com", in_maintenance=False, cluster="cl01", overall_state="OK"
+    )
+    assert hosts["hv02.example.com"].in_maintenance is True
+    assert hosts["hv99.example.com"].cluster is None
+
+
+def test_get_hosts_reports_an_unknown_host_per_item(driver):
+    hosts = driver.get_hosts(["hv01.example.com", "ghost.example.com"])
+    assert isinstance(hosts["hv01.example.com"], HostInfo)
+    problem = hosts["ghost.example.com"]
+    assert isinstance(problem, ScvmmCommandError)
+    assert "ghost.example.com" in str(problem)
+    assert_one_line_without_password(problem)
+
+
+def test_get_vms_lists_the_vms_of_a_host(driver):
+    vms = driver.get_vms("hv01.example.com")
+    assert sorted(vms, key=lambda vm: vm.name) == [
+        VmInfo("build01", "Running", False),
+        VmInfo("old01", "PowerOff", True),
+        VmInfo("web01", "Running", True),
+    ]
+
+
+def test_get_vms_of_an_unknown_host_raises(driver):
+    with pytest.raises(ScvmmCommandError, match="ghost"):
+        driver.get_vms("ghost.example.com")
+
+
+# ---- enter and leave maintenance ---------------------------------------------------------
+
+
+def test_disable_hosts_migrates_or_saves_as_asked(scvmm_fake, driver):
+    jobs = driver.disable_hosts({"hv01.example.com": True, "hv99.example.com": False})
+    assert all(isinstance(job_id, str) for job_id in jobs.values())
+    disables = {
+        call["parameters"].get("MoveWithinCluster", False)
+        for call in scvmm_fake.calls
+        if call["cmdlet"] == "Disable-SCVMHost"
+    }
+    assert disables == {True, False}
+    finished = wait_jobs(driver, list(jobs.values()))
+    assert all(job.succeeded and job.status == "Completed" for job in finished.values())
+    state = scvmm_fake.snapshot()
+    assert state["hosts"]["hv01.example.com"]["maintenance"] is True
+    assert state["vms"]["web01"]["host"] != "hv01.example.com"
+    assert state["vms"]["build01"]["status"] == "Saved"
+    assert state["vms"]["solo01"]["status"] == "Saved"
+
+
+def test_disable_of_ten_hosts_in_parallel(scvmm_fake, driver):
+    scvmm_fake.set_faults(latency=0.2, job_seconds=0.5)
+    hosts = {f"hv{n:02d}.example.com": True for n in range(1, 11)}
+    jobs = driver.disable_hosts(hosts)
+    assert set(jobs) == set(hosts)
+    assert len(set(jobs.values())) == 10
+    finished = wait_jobs(driver, list(jobs.values()))
+    assert all(job.succeeded for job in finished.values())
+    state = scvmm_fake.snapshot()
+    assert all(state["hosts"][host]["maintenance"] for host in hosts)
+    assert state["vms"]["web01"]["host"] == "spare.example.com"
+
+
+def test_job_states_while_running_and_when_failed(scvmm_fake, driver):
+    scvmm_fake.set_faults(fail_migration_vms=["web01"], job_seconds=1.0)
+    job_id = driver.disable_hosts({"hv01.example.com": True})["hv01.example.com"]
+    running = driver.get_jobs([job_id])[job_id]
+    assert running == JobInfo(job_id, "Running", finished=False, succeeded=False)
+    failed = wait_jobs(driver, [job_id])[job_id]
+    assert failed.status == "Failed"
+    assert failed.finished and not failed.succeeded
+    assert "web01" in failed.error
+    assert_one_line_without_password(ScvmmCommandError(failed.error))
+
+
+def test_get_jobs_of_an_unknown_job_is_a_per_item_error(driver):
+    jobs = driver.get_jobs(["00000000-0000-0000-0000-0000000000ff"])
+    assert isinstance(jobs["00000000-0000-0000-0000-0000000000ff"], ScvmmCommandError)
+
+
+def test_disable_of_an_unknown_host_fails_only_that_host(driver):
+    jobs = driver.disable_hosts({"hv02.example.com": True, "ghost.example.com": True})
+    assert isinstance(jobs["hv02.example.com"], str)
+    assert isinstance(jobs["ghost.example.com"], ScvmmCommandError)
+    assert "ghost.example.com" in str(jobs["ghost.example.com"])
+
+
+def test_disable_of_a_locked_host_is_an_error(scvmm_fake, driver):
+    scvmm_fake.set_faults(job_seconds=5)
+    driver.disable_hosts({"hv02.example.com": True})
+    again = driver.disable_hosts({"hv02.example.com": True})["hv02.example.com"]
+    assert isinstance(again, ScvmmCommandError)
+    assert "locked" in str(again)
+
+
+def test_enable_hosts_and_start_vms(scvmm_fake, driver):
+    entered = driver.disable_hosts({"hv01.example.com": False})
+    wait_jobs(driver, list(entered.values()))
+    left = driver.enable_hosts(["hv01.example.com"])
+    assert all(job.succeeded for job in wait_jobs(driver, list(left.values())).values())
+    assert scvmm_fake.snapshot()["hosts"]["hv01.example.com"]["maintenance"] is False
+    assert scvmm_fake.snapshot()["vms"]["web01"]["status"] == "Saved"  # Enable starts nothing
+
+    started = driver.start_vms(["web01", "build01", "nothere"])
+    assert isinstance(started["nothere"], ScvmmCommandError)
+    assert "no job" in str(started["nothere"])
+    finished = wait_jobs(driver, [started["web01"], started["build01"]])
+    assert all(job.succeeded for job in finished.values())
+    vms = scvmm_fake.snapshot()["vms"]
+    assert (vms["web01"]["status"], vms["build01"]["status"]) == ("Running", "Running")
+    starts = [c for c in scvmm_fake.calls if c["cmdlet"] == "Start-SCVirtualMachine"]
+    assert all("RunAsynchronously" in c["parameters"] for c in starts)
+
+
+# ---- connection-wide failures --------------------------------------------------------------
+
+
+def test_wrong_password_is_an_auth_error_without_the_password(scvmm_fake):
+    with pytest.raises(ScvmmAuthError) as caught:
+        open_driver(endpoint_for(scvmm_fake.port, password="wrong-" + PASSWORD))
+    assert_one_line_without_password(caught.value)
+    assert "wrong-" not in str(caught.value)
+    assert "svc-ups" in str(caught.value)
+
+
+def test_connection_refused_is_unreachable():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with pytest.raises(ScvmmUnreachable, match="refused") as caught:
+        open_driver(endpoint_for(port))
+    assert_one_line_without_password(caught.value)
+
+
+def test_refused_connections_fault_is_unreachable(scvmm_fake):
+    scvmm_fake.set_faults(refuse_connections=True)
+    with pytest.raises(ScvmmUnreachable) as caught:
+        open_driver(endpoint_for(scvmm_fake.port))
+    assert_one_line_without_password(caught.value)
+
+
+def test_tls_to_a_plain_http_server_is_unreachable(scvmm_fake):
+    with pytest.raises(ScvmmUnreachable, match="TLS") as caught:
+        open_driver(endpoint_for(scvmm_fake.port, use_tls=True))
+    assert_one_line_without_password(caught.value)
+
+
+def test_a_silent_server_times_out_as_unreachable():
+    """A server that accepts the connection and never answers."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(5)
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                accepted.append(listener.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        with pytest.raises(ScvmmUnreachable, match="no answer") as caught:
+            open_driver(endpoint_for(listener.getsockname()[1], operation_timeout=1.0))
+        assert_one_line_without_password(caught.value)
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        for connection in accepted:
+            connection.close()
+        listener.close()
+
+
+def test_connection_dropped_mid_job_then_a_new_session_sees_the_job(scvmm_fake, driver):
+    scvmm_fake.set_faults(drop_connection_mid_job=True, job_seconds=0.5)
+    with pytest.raises(ScvmmUnreachable) as caught:
+        driver.disable_hosts({"hv02.example.com": True})
+    assert_one_line_without_password(caught.value)
+    [(job_id, job)] = scvmm_fake.snapshot()["jobs"].items()
+    assert job["target"] == "hv02.example.com"
+
+    with open_driver(endpoint_for(scvmm_fake.port)) as fresh:
+        assert wait_jobs(fresh, [job_id])[job_id].succeeded
+        assert fresh.get_hosts(["hv02.example.com"])["hv02.example.com"].in_maintenance
+
+
+# ---- reading deserialized objects robustly -------------------------------------------------
+
+
+def test_properties_are_found_adapted_or_extended_in_any_case():
+    obj = SimpleNamespace(adapted_properties={"Name": "a"}, extended_properties={"Extra": 1})
+    assert scvmm._property(obj, "name") == "a"
+    assert scvmm._property(obj, "EXTRA") == 1
+    assert scvmm._property(obj, "Missing") is scvmm._MISSING
+
+
+def test_enums_and_nested_objects_read_as_their_text():
+    enum_like = SimpleNamespace(to_string="Completed", adapted_properties={})
+    assert scvmm._text(enum_like) == "Completed"
+    assert scvmm._text("Running") == "Running"
+    assert scvmm._text(None) is None
+    assert scvmm._flag("True") is True
+    assert scvmm._flag(False) is False
+
+
+def test_job_error_read_from_a_string_error_info():
+    job = SimpleNamespace(
+        adapted_properties={"ID": "j1", "Status": "Failed", "ErrorInfo": "Migration failed."},
+        extended_properties={},
+    )
+    info = scvmm._job_info("j1", [job])
+    assert info == JobInfo("j1", "Failed", finished=True, succeeded=False,
+                           error="Migration failed.")  # fmt: skip
+
+
+def test_unknown_job_status_is_not_taken_as_finished():
+    job = SimpleNamespace(
+        adapted_properties={"ID": "j1", "Status": "Paused"}, extended_properties={}
+    )
+    info = scvmm._job_info("j1", [job])
+    assert not info.finished and not info.succeeded
+
+
+def test_host_without_the_maintenance_property_is_an_error():
+    host = SimpleNamespace(adapted_properties={"Name": "hv"}, extended_properties={})
+    assert isinstance(scvmm._host_info("hv", [host]), ScvmmCommandError)
