@@ -19,6 +19,7 @@ from pysnmp.carrier.asyncio.dispatch import AsyncioDispatcher
 from pysnmp.entity import config, engine
 from pysnmp.entity.rfc3413 import cmdrsp, context
 from pysnmp.proto import rfc1902, rfc1905
+from pysnmp.smi import error as smi_error
 
 from check_dell_ups.simulator.mib import Kind, MibView, Oid
 
@@ -63,13 +64,28 @@ class UsmUser:
 
 
 class LiveMibController:
-    """Answers GET / GETNEXT (and so GETBULK) from a view built at request time."""
+    """Answers GET / GETNEXT (and so GETBULK) from a view built at request time.
+
+    One view serves one request PDU, so the repetitions of a GETBULK answer agree with
+    each other; the next PDU gets a fresh view.
+    """
 
     def __init__(self, view_source: Callable[[], MibView]) -> None:
         self._view_source = view_source
+        self._view: MibView | None = None
+        self._ordered: list[Oid] = []
+
+    def new_request(self) -> None:
+        self._view = None
+
+    def _current(self) -> MibView:
+        if self._view is None:
+            self._view = self._view_source()
+            self._ordered = sorted(self._view.values)  # tuple order = SNMP OID order
+        return self._view
 
     def read_variables(self, *var_binds, **_context):
-        view = self._view_source()
+        view = self._current()
         answers = []
         for name, _value in var_binds:
             oid = tuple(name)
@@ -83,17 +99,23 @@ class LiveMibController:
         return answers
 
     def read_next_variables(self, *var_binds, **_context):
-        view = self._view_source()
-        ordered = sorted(view.values)  # tuple order is the SNMP lexicographic order
+        view = self._current()
         answers = []
         for name, _value in var_binds:
-            position = bisect.bisect_right(ordered, tuple(name))
-            if position < len(ordered):
-                next_oid = ordered[position]
-                answers.append((rfc1902.ObjectName(next_oid), _wire_value(view.values[next_oid])))
+            position = bisect.bisect_right(self._ordered, tuple(name))
+            if position < len(self._ordered):
+                next_oid = self._ordered[position]
+                answers.append(
+                    (rfc1902.ObjectName(next_oid), _wire_value(view.values[next_oid]))
+                )
             else:
                 answers.append((name, rfc1905.endOfMibView))
         return answers
+
+    def write_variables(self, *var_binds, **_context):
+        """The card is read-only here: SET is refused with notWritable."""
+        name = var_binds[0][0] if var_binds else None
+        raise smi_error.NotWritableError(name=name, idx=0)
 
 
 def _wire_value(entry: tuple[Kind, int | str | Oid]):
@@ -231,11 +253,17 @@ class SnmpAgentThread:
                 PRIV_PROTOCOLS[user.priv_protocol],
                 user.priv_passphrase,
             )
+        controller = LiveMibController(self._view_source)
         snmp_context = context.SnmpContext(snmp_engine)
         snmp_context.unregister_context_name(b"")
-        snmp_context.register_context_name(b"", LiveMibController(self._view_source))
+        snmp_context.register_context_name(b"", controller)
+
+        def on_request() -> None:
+            controller.new_request()
+            self._on_request()
+
         for responder in _RESPONDERS:
-            responder(snmp_engine, snmp_context, self._on_request)
+            responder(snmp_engine, snmp_context, on_request)
 
     async def _shutdown(self) -> None:
         if self._dispatcher is not None:

@@ -224,3 +224,15 @@ def test_v3_discovery_is_not_a_request(simulator, net_snmp):
         "-x", "AES", "-X", PRIV, address(simulator), SYS_DESCR, SYS_UPTIME,
     )  # fmt: skip
     assert simulator.state()["request_count"] == 1
+
+
+def test_set_is_refused(simulator, net_snmp):
+    result = net_snmp.run(
+        "snmpset", "-v2c", "-c", "public", address(simulator), "1.3.6.1.2.1.1.5.0", "s", "evil"
+    )
+    assert result.returncode != 0
+    assert "notWritable" in result.stderr + result.stdout
+    values = net_snmp.values(
+        "snmpget", "-v2c", "-c", "public", address(simulator), "1.3.6.1.2.1.1.5.0"
+    )
+    assert values["1.3.6.1.2.1.1.5.0"] == 'STRING: "ups-rack1"'
