@@ -16,6 +16,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
+from typing import Any
 
 from check_dell_ups import __version__
 from check_dell_ups.maintenance.config import Config, ConfigError, load_config, read_password
@@ -148,24 +149,30 @@ def _run(args: argparse.Namespace, config: Config, store: StateStore,
     deadline = started + budget
     # Leave time to act after waiting for another handler.
     lock_wait = max(0.0, budget - min(10.0, budget / 4))
+    connect = _connector(config)
     try:
         with store.locked(lock_wait):
             if args.retry_pending:
-                return _retry_pending(args, config, store, log, deadline)
-            return _handle_event(args, config, store, log, deadline)
+                return retry_pending(config, store, log, connect=connect, deadline=deadline,
+                                     dry_run=args.dry_run)
+            event = Event(ups=args.ups, service_state=args.state, state_type=args.state_type,
+                          attempt=args.attempt, metrics=parse_perfdata(args.perfdata))
+            log.info(f"event: {event.service_state} {event.state_type} attempt "
+                     f"{event.attempt if event.attempt is not None else '-'}; perfdata "
+                     f"{args.perfdata!r}", ups=args.ups)
+            return handle_event(config, store, log, event, connect=connect,
+                                deadline=deadline, dry_run=args.dry_run)
     except StateError as error:
         log.error(str(error), ups=args.ups)
         return f"{args.ups or 'retry-pending'}: FAILED: {error}", True
 
 
-def _handle_event(args: argparse.Namespace, config: Config, store: StateStore,
-                  log: HandlerLog, deadline: float) -> tuple[str, bool]:
-    ups = args.ups
-    event = Event(ups=ups, service_state=args.state, state_type=args.state_type,
-                  attempt=args.attempt, metrics=parse_perfdata(args.perfdata))
-    log.info(f"event: {event.service_state} {event.state_type} attempt "
-             f"{event.attempt if event.attempt is not None else '-'}; perfdata "
-             f"{args.perfdata!r}", ups=ups)
+def handle_event(config: Config, store: StateStore, log: HandlerLog, event: Event, *,
+                 connect: Callable[[], ScvmmDriver], deadline: float, dry_run: bool = False,
+                 now: datetime | None = None, **reconciler_options: Any) -> tuple[str, bool]:
+    """One event, under the lock: decide, store the UPS record, reconcile its hosts.
+    Returns the summary line and whether something failed."""
+    ups = event.ups
     errors: list[str] = []
     try:
         own_record = store.load_ups(ups)
@@ -186,25 +193,25 @@ def _handle_event(args: argparse.Namespace, config: Config, store: StateStore,
                 log.error(f"{error}; UPS {other} counts as on mains", ups=other)
                 stored[other] = UpsRecord()
 
-    now = datetime.now(timezone.utc)
-    decision = decide(event, stored, config, now)
+    decision = decide(event, stored, config, now or datetime.now(timezone.utc))
     for reason in decision.reasons:
         log.info(f"decision: {reason}", ups=ups)
     store.save_ups(ups, decision.ups_record)
 
-    reconciler = Reconciler(config=config, store=store, log=log,
-                            connect=_connector(config), deadline=deadline,
-                            dry_run=args.dry_run, ups=ups)
+    reconciler = Reconciler(config=config, store=store, log=log, connect=connect,
+                            deadline=deadline, dry_run=dry_run, ups=ups, **reconciler_options)
     outcome = reconciler.run(decision.targets, decision.modes)
     outcome.errors[:0] = errors
-    hosts = [host for host in config.ups[ups].hosts]
-    return _summary(f"{ups}: {decision.summary}", hosts, outcome, args.dry_run,
+    return _summary(f"{ups}: {decision.summary}", list(config.ups[ups].hosts), outcome,
+                    dry_run,
                     show_hosts=any(target != TARGET_HOLD for target in decision.targets.values())
-                    or bool(outcome.actions))
+                    or bool(outcome.actions) or bool(outcome.errors))
 
 
-def _retry_pending(args: argparse.Namespace, config: Config, store: StateStore,
-                   log: HandlerLog, deadline: float) -> tuple[str, bool]:
+def retry_pending(config: Config, store: StateStore, log: HandlerLog, *,
+                  connect: Callable[[], ScvmmDriver], deadline: float, dry_run: bool = False,
+                  **reconciler_options: Any) -> tuple[str, bool]:
+    """--retry-pending, under the lock: finish every host record's unfinished work."""
     targets, errors = pending_targets(config, store)
     for error in errors:
         log.error(error)
@@ -214,13 +221,12 @@ def _retry_pending(args: argparse.Namespace, config: Config, store: StateStore,
             return f"{line}; FAILED: {'; '.join(errors)}", True
         return line, False
     log.info(f"retry-pending: {', '.join(f'{h} -> {t}' for h, t in targets.items())}")
-    reconciler = Reconciler(config=config, store=store, log=log,
-                            connect=_connector(config), deadline=deadline,
-                            dry_run=args.dry_run)
+    reconciler = Reconciler(config=config, store=store, log=log, connect=connect,
+                            deadline=deadline, dry_run=dry_run, **reconciler_options)
     outcome = reconciler.run(targets, {})
     outcome.errors[:0] = errors
     return _summary(f"retry-pending: {len(targets)} host(s) with pending work",
-                    list(targets), outcome, args.dry_run, show_hosts=True)
+                    list(targets), outcome, dry_run, show_hosts=True)
 
 
 def _summary(head: str, hosts: list[str], outcome: Outcome, dry_run: bool,

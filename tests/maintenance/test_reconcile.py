@@ -1,0 +1,387 @@
+"""The handler's event flow (decide + state + reconcile) against the in-memory SCVMM."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from check_dell_ups.maintenance.cli import handle_event, retry_pending
+from check_dell_ups.maintenance.config import Config
+from check_dell_ups.maintenance.driver import ScvmmUnreachable
+from check_dell_ups.maintenance.event import Event, parse_perfdata
+from check_dell_ups.maintenance.log import HandlerLog
+from check_dell_ups.maintenance.memory import MemoryScvmm
+from check_dell_ups.maintenance.records import HostRecord
+from check_dell_ups.maintenance.state import StateStore
+
+H1, H2, H3, H4, H5 = (f"hv0{n}.example.com" for n in range(1, 6))
+ON_BATTERY_LONG = "on_battery=412s;;300 runtime=1500s;600:;300: charge=80%;50:;25: load=35%;80;90"
+ON_BATTERY_SHORT = "on_battery=20s;;300 runtime=1700s;600:;300: charge=95%;50:;25:"
+ON_MAINS = "on_battery=0s;;300 runtime=3000s;600:;300: charge=70%;50:;25:"
+
+
+def inventory() -> MemoryScvmm:
+    return MemoryScvmm(
+        hosts={H1: {"cluster": "cl01"}, H2: {"cluster": "cl01"}, H3: {"cluster": "cl01"},
+               H4: {"cluster": None}, H5: {"cluster": "cl01"}},
+        vms={
+            "web01": {"host": H1, "status": "Running", "ha": True},
+            "app01": {"host": H1, "status": "Running", "ha": False},
+            "old01": {"host": H1, "status": "PowerOff", "ha": False},
+            "web02": {"host": H2, "status": "Running", "ha": True},
+            "db01": {"host": H2, "status": "Running", "ha": False},
+            "vmm01": {"host": H3, "status": "Running", "ha": True},
+            "solo01": {"host": H4, "status": "Running", "ha": False},
+        },
+    )
+
+
+@dataclass
+class Harness:
+    config: Config
+    scvmm: MemoryScvmm
+    state_dir: Path
+    seconds: float = 0.0  # the handler's wall clock, seconds after T0
+    monotonic: float = 0.0
+    lines: list[str] = field(default_factory=list)
+
+    def connect(self) -> MemoryScvmm:
+        if self.scvmm.unreachable:
+            raise ScvmmUnreachable("SCVMM 127.0.0.1:1: cannot connect: connection refused")
+        return self.scvmm
+
+    def options(self, at) -> dict[str, Any]:
+        def sleep(seconds: float) -> None:
+            self.monotonic += seconds
+
+        return {"monotonic": lambda: self.monotonic, "sleep": sleep,
+                "clock": lambda: at(self.seconds)}
+
+    def event(self, at, perfdata: str, *, ups: str = "ups-a", state: str = "CRITICAL",
+              after: float = 0.0, dry_run: bool = False) -> tuple[str, bool]:
+        self.seconds += after
+        store = StateStore(self.state_dir, dry_run=dry_run)
+        log = HandlerLog(str(self.state_dir / "maintenance.log"), use_syslog=False)
+        event = Event(ups=ups, service_state=state, state_type="HARD",
+                      metrics=parse_perfdata(perfdata))
+        line, failed = handle_event(
+            self.config, store, log, event, connect=self.connect,
+            deadline=self.monotonic + self.config.maintenance.budget, dry_run=dry_run,
+            now=at(self.seconds), **self.options(at))
+        log.close()
+        self.lines.append(line)
+        return line, failed
+
+    def retry(self, at) -> tuple[str, bool]:
+        store = StateStore(self.state_dir)
+        log = HandlerLog(str(self.state_dir / "maintenance.log"), use_syslog=False)
+        result = retry_pending(self.config, store, log, connect=self.connect,
+                               deadline=self.monotonic + self.config.maintenance.budget,
+                               **self.options(at))
+        log.close()
+        return result
+
+    def host(self, name: str) -> HostRecord:
+        return StateStore(self.state_dir).load_host(name)
+
+    def disables(self) -> list[dict[str, bool]]:
+        return self.scvmm.calls_of("disable_hosts")
+
+    def disabled_hosts(self) -> list[str]:
+        return [host for call in self.disables() for host in call]
+
+
+@pytest.fixture
+def harness(tmp_path: Path, make_config):
+    def make(ups: dict[str, Any] | None = None, scvmm: MemoryScvmm | None = None,
+             **maintenance: Any) -> Harness:
+        config = make_config(
+            ups=ups or {"ups-a": {"hosts": [H1, H2]}},
+            state_dir=str(tmp_path / "state"), **maintenance)
+        return Harness(config=config, scvmm=scvmm or inventory(),
+                       state_dir=tmp_path / "state")
+
+    return make
+
+
+def test_full_outage_migrate(harness, at) -> None:
+    h = harness()
+    line, failed = h.event(at, ON_BATTERY_SHORT, state="WARNING")
+    assert not failed and "no maintenance yet" in line
+    assert h.scvmm.calls == []  # nothing due: SCVMM not even contacted
+
+    line, failed = h.event(at, ON_BATTERY_LONG, after=60)
+    assert not failed, line
+    assert h.disables() == [{H1: True, H2: True}]
+    assert h.scvmm.hosts[H1]["maintenance"] and h.scvmm.hosts[H2]["maintenance"]
+    assert h.scvmm.vms["web01"]["host"] == H3 and h.scvmm.vms["web02"]["host"] == H3
+    assert h.scvmm.vms["app01"]["status"] == "Saved" and h.scvmm.vms["db01"]["status"] == "Saved"
+    record = h.host(H1)
+    assert (record.phase, record.ours, record.job) == ("maintenance", True, None)
+    assert record.vms_running == ("web01", "app01") and record.vms_saved == ("app01",)
+    assert "hv01.example.com maintenance" in line
+
+    calls_before = len(h.scvmm.calls)
+    line, failed = h.event(at, ON_BATTERY_LONG, after=60)
+    assert not failed and len(h.scvmm.calls) == calls_before  # no new action
+
+    line, failed = h.event(at, ON_MAINS, state="OK", after=60)
+    assert not failed, line
+    assert h.scvmm.calls_of("enable_hosts") == [[H1, H2]]
+    assert not h.scvmm.hosts[H1]["maintenance"] and not h.scvmm.hosts[H2]["maintenance"]
+    assert h.scvmm.calls_of("start_vms") == []  # on_power_restored = exit
+    assert (h.host(H1).phase, h.host(H1).ours) == ("normal", False)
+
+
+def test_save_mode_and_stand_alone_host(harness, at) -> None:
+    h = harness(ups={"ups-a": {"hosts": [H1, H4], "mode": "save"}})
+    h.event(at, ON_BATTERY_LONG)
+    assert h.disables() == [{H1: False, H4: False}]
+    assert h.scvmm.vms["web01"] == {"host": H1, "status": "Saved", "ha": True}
+
+
+def test_stand_alone_host_always_saves(harness, at) -> None:
+    h = harness(ups={"ups-a": {"hosts": [H4]}})
+    h.event(at, ON_BATTERY_LONG)
+    assert h.disables() == [{H4: False}]
+    assert h.scvmm.vms["solo01"]["status"] == "Saved"
+
+
+def test_admin_maintenance_is_never_touched(harness, at) -> None:
+    scvmm = inventory()
+    scvmm.hosts[H2]["maintenance"] = True
+    h = harness(scvmm=scvmm)
+    _line, failed = h.event(at, ON_BATTERY_LONG)
+    assert not failed
+    assert h.disabled_hosts() == [H1]
+    assert (h.host(H2).phase, h.host(H2).ours) == ("admin", False)
+    h.event(at, ON_MAINS, state="OK", after=100)
+    assert h.scvmm.calls_of("enable_hosts") == [[H1]]
+    assert h.scvmm.hosts[H2]["maintenance"] is True
+    assert h.host(H2).phase == "admin"
+
+
+def test_failed_migration_falls_back_to_save_once(harness, at) -> None:
+    scvmm = inventory()
+    scvmm.fail_migration_hosts.add(H1)
+    h = harness(scvmm=scvmm)
+    line, failed = h.event(at, ON_BATTERY_LONG)
+    assert not failed, line
+    assert h.disables() == [{H1: True, H2: True}, {H1: False}]
+    assert h.scvmm.vms["web01"]["status"] == "Saved"
+    assert h.host(H1).phase == "maintenance" and h.host(H1).fallback_done
+
+
+def test_fallback_failing_too_is_reported_once(harness, at) -> None:
+    scvmm = inventory()
+    scvmm.fail_migration_hosts.add(H1)
+    scvmm.fail_jobs_on.add(f"disable:{H1}")
+    h = harness(scvmm=scvmm)
+    line, failed = h.event(at, ON_BATTERY_LONG)
+    assert failed and "FAILED" in line and H1 in line
+    assert h.host(H1).phase == "failed" and h.host(H1).error
+    line, failed = h.event(at, ON_BATTERY_LONG, after=60)
+    assert not failed  # nothing new due; no Disable storm
+    assert len(h.disables()) == 2
+
+
+def test_scvmm_down_then_up(harness, at) -> None:
+    h = harness()
+    h.scvmm.unreachable = True
+    line, failed = h.event(at, ON_BATTERY_LONG)
+    assert failed and "SCVMM unreachable" in line and "\n" not in line
+    assert h.host(H1).phase == "entering" and not h.host(H1).ours
+    h.scvmm.unreachable = False
+    line, failed = h.retry(at)  # --retry-pending resumes unfinished entering work
+    assert not failed, line
+    assert h.disables() == [{H1: True, H2: True}]
+    assert h.host(H1).phase == "maintenance"
+
+
+def test_restore_with_scvmm_down_is_finished_by_retry_pending(harness, at) -> None:
+    h = harness()
+    h.event(at, ON_BATTERY_LONG)
+    h.scvmm.unreachable = True
+    line, failed = h.event(at, ON_MAINS, state="OK", after=600)
+    assert failed and "SCVMM unreachable" in line
+    assert h.host(H1).phase == "leaving"
+    line, failed = h.retry(at)
+    assert failed  # still down
+    h.scvmm.unreachable = False
+    line, failed = h.retry(at)
+    assert not failed, line
+    assert h.scvmm.calls_of("enable_hosts") == [[H1, H2]]
+    assert h.host(H1).phase == "normal"
+    assert h.retry(at) == ("retry-pending: nothing pending", False)
+
+
+def test_vmm_host_last_in_first_out(harness, at) -> None:
+    h = harness(ups={"ups-a": {"hosts": [H1, H2, H3]}})
+    h.config = type(h.config)(
+        scvmm=type(h.config.scvmm)(**{**h.config.scvmm.__dict__, "vmm_host": H3}),
+        maintenance=h.config.maintenance, ups=h.config.ups)
+    h.scvmm.vms["vmm01"]["ha"] = False  # H3's VMs are saved, not moved
+    h.scvmm.job_polls = 3
+    line, failed = h.event(at, ON_BATTERY_LONG)
+    assert not failed, line
+    assert h.disables() == [{H1: True, H2: True}, {H3: True}]
+    calls = [name for name, _ in h.scvmm.calls]
+    first, second = [i for i, name in enumerate(calls) if name == "disable_hosts"]
+    # Between the two: the others' jobs were polled to their end.
+    assert "get_jobs" in calls[first:second]
+    assert all(h.scvmm.jobs[j].status == "Completed"
+               for j in ("job-1", "job-2"))
+    h.event(at, ON_MAINS, state="OK", after=600)
+    assert h.scvmm.calls_of("enable_hosts") == [[H3], [H1, H2]]
+
+
+def test_vmm_host_waits_across_calls(harness, at) -> None:
+    h = harness(ups={"ups-a": {"hosts": [H1, H3]}}, budget=2)
+    h.config = type(h.config)(
+        scvmm=type(h.config.scvmm)(**{**h.config.scvmm.__dict__, "vmm_host": H3}),
+        maintenance=h.config.maintenance, ups=h.config.ups)
+    h.scvmm.job_polls = 1000  # far slower than one call's budget
+    line, failed = h.event(at, ON_BATTERY_LONG)
+    assert not failed and "in progress" in line
+    assert h.disabled_hosts() == [H1]
+    h.scvmm.finish_all_jobs()
+    line, failed = h.event(at, ON_BATTERY_LONG, after=60)
+    assert h.disabled_hosts() == [H1, H3]  # only now, and H1 was not disabled again
+
+
+def test_slow_jobs_are_finished_by_later_calls(harness, at) -> None:
+    h = harness(budget=3)
+    h.scvmm.job_polls = 1000
+    line, failed = h.event(at, ON_BATTERY_LONG)
+    assert not failed and "in progress" in line
+    assert h.host(H1).phase == "entering" and h.host(H1).job
+    line, failed = h.event(at, ON_BATTERY_LONG, after=60)
+    assert "in progress" in line and len(h.disables()) == 1
+    h.scvmm.finish_all_jobs()
+    line, failed = h.event(at, ON_BATTERY_LONG, after=60)
+    assert not failed and "in progress" not in line
+    assert len(h.disables()) == 1 and h.host(H1).phase == "maintenance"
+
+
+def test_timer_minus_one_never_acts(harness, at) -> None:
+    h = harness(ups={"ups-a": {"hosts": [H1, H2], "timer": -1}})
+    _line, failed = h.event(at, "on_battery=9000s runtime=30s charge=2%")
+    assert not failed and h.scvmm.calls == []
+
+
+def test_silent_ups_mid_outage_keeps_the_timer(harness, at) -> None:
+    h = harness()
+    h.event(at, ON_BATTERY_SHORT, state="WARNING")
+    h.event(at, "", state="UNKNOWN", after=200)
+    assert h.disables() == []
+    line, failed = h.event(at, "", state="UNKNOWN", after=120)
+    assert not failed, line
+    assert h.disabled_hosts() == [H1, H2]
+
+
+def test_host_on_two_ups(harness, at) -> None:
+    h = harness(ups={"ups-a": {"hosts": [H1, H2]}, "ups-b": {"hosts": [H2, H3]}})
+    h.event(at, ON_BATTERY_LONG, ups="ups-a")
+    assert h.disabled_hosts() == [H1]  # H2 also fed by ups-b, not heard from
+    h.event(at, ON_BATTERY_LONG, ups="ups-b", after=10)
+    assert h.disabled_hosts() == [H1, H2, H3]
+    h.event(at, ON_MAINS, ups="ups-b", state="OK", after=100)
+    assert h.scvmm.calls_of("enable_hosts") == [[H2, H3]]  # leaves when any is back
+    h.event(at, ON_BATTERY_LONG, ups="ups-a", after=10)
+    assert h.disabled_hosts() == [H1, H2, H3]  # H2 does not re-enter
+
+
+def test_exit_and_start_starts_only_what_we_saved(harness, at) -> None:
+    h = harness(on_power_restored="exit-and-start")
+    h.event(at, ON_BATTERY_LONG)
+    line, failed = h.event(at, ON_MAINS, state="OK", after=600)
+    assert not failed, line
+    assert h.scvmm.calls_of("start_vms") == [["app01"], ["db01"]]
+    assert h.scvmm.vms["old01"]["status"] == "PowerOff"  # was off before: stays off
+    assert h.scvmm.vms["app01"]["status"] == "Running"
+    assert h.host(H1).phase == "normal"
+
+
+def test_on_power_restored_none_hands_over(harness, at) -> None:
+    h = harness(on_power_restored="none")
+    h.event(at, ON_BATTERY_LONG)
+    h.event(at, ON_MAINS, state="OK", after=600)
+    assert h.scvmm.calls_of("enable_hosts") == []
+    assert h.scvmm.hosts[H1]["maintenance"] is True
+    assert (h.host(H1).phase, h.host(H1).ours) == ("admin", False)
+
+
+def test_power_back_while_disable_job_runs(harness, at) -> None:
+    h = harness(budget=3)
+    h.scvmm.job_polls = 1000
+    h.event(at, ON_BATTERY_LONG)
+    h.scvmm.finish_all_jobs()
+    line, failed = h.event(at, ON_MAINS, state="OK", after=30)
+    assert not failed, line
+    assert h.scvmm.calls_of("enable_hosts") == [[H1, H2]]
+    h.scvmm.finish_all_jobs()
+    h.retry(at)
+    assert h.host(H1).phase == "normal" and not h.scvmm.hosts[H1]["maintenance"]
+
+
+def test_record_written_before_disable_keeps_the_host_ours(harness, at) -> None:
+    """A handler killed between writing 'entering' and getting the job id."""
+    h = harness()
+    store = StateStore(h.state_dir)
+    for host in (H1, H2):
+        store.save_host(host, HostRecord(phase="entering", since=at(0), ours=True,
+                                         wanted="maintenance", ups="ups-a"))
+        h.scvmm.hosts[host]["maintenance"] = True
+    _line, failed = h.event(at, ON_BATTERY_LONG)
+    assert not failed and h.disables() == []
+    assert (h.host(H1).phase, h.host(H1).ours) == ("maintenance", True)
+    h.event(at, ON_MAINS, state="OK", after=60)
+    assert h.scvmm.calls_of("enable_hosts") == [[H1, H2]]
+
+
+def test_dry_run_changes_nothing(harness, at) -> None:
+    h = harness()
+    line, failed = h.event(at, ON_BATTERY_LONG, dry_run=True)
+    assert not failed and line.startswith("dry-run:") and "would disable" in line
+    assert h.disables() == [] and h.scvmm.calls_of("get_hosts") == [[H1, H2]]
+    assert not (h.state_dir / "ups").exists() and not (h.state_dir / "hosts").exists()
+
+
+def test_corrupt_ups_state_does_nothing_for_that_ups(harness, at) -> None:
+    h = harness()
+    path = StateStore(h.state_dir).ups_path("ups-a")
+    path.parent.mkdir(parents=True)
+    path.write_text("{broken")
+    line, failed = h.event(at, ON_BATTERY_LONG)
+    assert failed and "corrupt" in line and "nothing done for UPS ups-a" in line
+    assert h.scvmm.calls == [] and path.read_text() == "{broken"
+
+
+def test_unknown_host_in_scvmm_is_an_error(harness, at) -> None:
+    scvmm = inventory()
+    del scvmm.hosts[H2]
+    h = harness(scvmm=scvmm)
+    line, failed = h.event(at, ON_BATTERY_LONG)
+    assert failed and "hv02.example.com" in line
+    assert h.disabled_hosts() == [H1]
+
+
+def test_log_names_ups_host_and_job(harness, at) -> None:
+    h = harness()
+    h.event(at, ON_BATTERY_LONG)
+    log = (h.state_dir / "maintenance.log").read_text()
+    assert "ups=ups-a host=hv01.example.com job=job-1 Disable-SCVMHost" in log
+    assert "decision: ups-a: on_battery=412s" in log
+
+
+def test_clock_goes_on_across_calls(harness, at) -> None:
+    h = harness()
+    h.event(at, "on_battery=100s", state="WARNING")
+    h.event(at, "on_battery=3s", state="WARNING", after=250)  # card reboot
+    assert h.disables() == []
+    h.event(at, "on_battery=60s", state="WARNING", after=timedelta(seconds=50).seconds)
+    assert h.disabled_hosts() == [H1, H2]
