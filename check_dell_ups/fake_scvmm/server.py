@@ -15,6 +15,7 @@ import base64
 import binascii
 import hmac
 import json
+import ssl
 import threading
 import uuid
 from collections.abc import Iterable, Mapping
@@ -52,6 +53,7 @@ class FakeScvmm:
         port: int = 0,
         latency: float = 0.0,
         job_seconds: float = 1.0,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self.model = VmmModel.from_inventory(inventory, job_seconds)
         self.username = username
@@ -59,6 +61,7 @@ class FakeScvmm:
         self.host = host
         self._requested_port = port
         self.latency = latency
+        self._ssl_context = ssl_context  # HTTPS instead of HTTP (to test TLS clients)
         self._calls: list[dict[str, Any]] = []
         self._calls_lock = threading.Lock()
         self._shells: dict[str, Shell] = {}
@@ -71,6 +74,8 @@ class FakeScvmm:
     def start(self) -> FakeScvmm:
         server = ThreadingHTTPServer((self.host, self._requested_port), _handler_for(self))
         server.daemon_threads = True
+        if self._ssl_context is not None:
+            server.socket = self._ssl_context.wrap_socket(server.socket, server_side=True)
         self._server = server
         self._thread = threading.Thread(
             target=server.serve_forever,
@@ -104,7 +109,8 @@ class FakeScvmm:
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}/wsman"
+        scheme = "https" if self._ssl_context is not None else "http"
+        return f"{scheme}://{self.host}:{self.port}/wsman"
 
     # ---- inspection and faults ---------------------------------------------------------
 
@@ -256,7 +262,7 @@ def _handler_for(fake: FakeScvmm) -> type[BaseHTTPRequestHandler]:
                 self._send(400, b"", "text/plain")
                 return
             try:
-                status, reply = _dispatch(fake, request, f"http://{fake.host}:{fake.port}/wsman")
+                status, reply = _dispatch(fake, request, fake.url)
             except _DropConnectionError:
                 self.close_connection = True
                 return
@@ -346,4 +352,3 @@ def _dispatch(fake: FakeScvmm, request: soap.Request, endpoint: str) -> tuple[in
     return 500, soap.fault(
         request, soap.ACTION_NOT_SUPPORTED, f"unsupported action {request.action}"
     )
-

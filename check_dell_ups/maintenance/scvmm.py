@@ -283,7 +283,7 @@ class PsrpScvmmDriver:
                 f"({self._endpoint.auth})"
             ) from None
         except requests.exceptions.SSLError as problem:
-            raise ScvmmUnreachable(f"{where}: TLS failure: {self._clean(problem)}") from None
+            raise ScvmmUnreachable(f"{where}: TLS failure: {_tls_reason(problem)}") from None
         except requests.exceptions.Timeout:
             raise ScvmmUnreachable(
                 f"{where}: no answer within {self._endpoint.operation_timeout:g} s"
@@ -430,6 +430,12 @@ def _then(outcome: list[Any] | ScvmmError, convert: Callable[[list[Any]], Any]) 
 def _one_line(text: str) -> str:
     line = " ".join(text.split())
     return line if len(line) <= _MAX_MESSAGE else line[: _MAX_MESSAGE - 3] + "..."
+
+
+def _tls_reason(problem: BaseException) -> str:
+    text = str(problem)
+    match = re.search(r"certificate verify failed: [^'\")(]+|\[SSL: [A-Z_0-9]+\] [^'\")(]+", text)
+    return _one_line(match.group(0)) if match else "the TLS handshake failed"
 
 
 def _connection_reason(problem: BaseException) -> str:

@@ -359,3 +359,74 @@ def test_unknown_job_status_is_not_taken_as_finished():
 def test_host_without_the_maintenance_property_is_an_error():
     host = SimpleNamespace(adapted_properties={"Name": "hv"}, extended_properties={})
     assert isinstance(scvmm._host_info("hv", [host]), ScvmmCommandError)
+
+
+# ---- TLS -----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def tls_files(tmp_path) -> SimpleNamespace:
+    """A self-signed certificate for 127.0.0.1 (it is its own CA bundle)."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file = tmp_path / "vmm.pem"
+    key_file = tmp_path / "vmm.key"
+    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return SimpleNamespace(cert=str(cert_file), key=str(key_file))
+
+
+@pytest.fixture
+def tls_fake(tls_files) -> Iterator[FakeScvmm]:
+    import ssl
+
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(tls_files.cert, tls_files.key)
+    with FakeScvmm(
+        copy.deepcopy(INVENTORY), username="svc-ups", password=PASSWORD, ssl_context=context
+    ) as fake:
+        yield fake
+
+
+def test_tls_certificate_is_verified_by_default(tls_fake):
+    with pytest.raises(ScvmmUnreachable, match="certificate verify failed") as caught:
+        open_driver(endpoint_for(tls_fake.port, use_tls=True))
+    assert_one_line_without_password(caught.value)
+
+
+def test_tls_with_a_ca_bundle_works(tls_fake, tls_files):
+    assert tls_fake.url.startswith("https://")
+    with open_driver(
+        endpoint_for(tls_fake.port, use_tls=True, cert_validation=tls_files.cert)
+    ) as d:
+        assert d.get_hosts(["hv01.example.com"])["hv01.example.com"].cluster == "cl01"
