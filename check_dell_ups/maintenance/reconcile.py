@@ -352,15 +352,12 @@ class Reconciler:
             record = self._records[host]
             note = f" ({notes[host]})" if host in notes else ""
             if isinstance(result, ScvmmError):
-                self._log_error(host, f"{cmdlet}{note} failed: {result}")
-                if record.job_kind == JOB_ENABLE:
-                    failed = record.moved("failed", now, wanted=WANT_NORMAL, job=None,
-                                          error=f"{cmdlet}: {result}")
-                else:
-                    failed = record.moved("failed", now, wanted=WANT_MAINTENANCE, job=None,
-                                          error=f"{cmdlet}: {result}")
-                self._set(host, failed.noted(now, cmdlet, error=str(result)), "")
-                self.outcome.errors.append(f"{host}: {cmdlet} failed: {result}")
+                # The command itself was refused (e.g. the host is locked by a job we lost
+                # track of): keep the phase, so the next call reads the host and retries.
+                self._log_error(host, f"{cmdlet}{note} refused: {result}")
+                self._set(host, replace(record, job=None, error=f"{cmdlet}: {result}")
+                          .noted(now, cmdlet, error=str(result)), "")
+                self.outcome.errors.append(f"{host}: {cmdlet} refused: {result}")
                 continue
             self.log.info(f"{cmdlet}{note} started", ups=self._ups_of(host), host=host,
                           job=result)

@@ -385,3 +385,27 @@ def test_clock_goes_on_across_calls(harness, at) -> None:
     assert h.disables() == []
     h.event(at, "on_battery=60s", state="WARNING", after=timedelta(seconds=50).seconds)
     assert h.disabled_hosts() == [H1, H2]
+
+
+class RefusingScvmm(MemoryScvmm):
+    refusals: int = 1
+
+    def disable_hosts(self, move_within_cluster):
+        if self.refusals:
+            self.refusals -= 1
+            self.calls.append(("disable_hosts", dict(move_within_cluster)))
+            from check_dell_ups.maintenance.driver import ScvmmCommandError
+            return {host: ScvmmCommandError("host is locked by a job (Error ID: 2606)")
+                    for host in move_within_cluster}
+        return super().disable_hosts(move_within_cluster)
+
+
+def test_refused_disable_is_retried_by_the_next_call(harness, at) -> None:
+    base = inventory()
+    h = harness(scvmm=RefusingScvmm(hosts=base.hosts, vms=base.vms))
+    line, failed = h.event(at, ON_BATTERY_LONG)
+    assert failed and "Error ID: 2606" in line
+    assert (h.host(H1).phase, h.host(H1).ours) == ("entering", True)
+    line, failed = h.event(at, ON_BATTERY_LONG, after=60)
+    assert not failed, line
+    assert len(h.disables()) == 2 and h.host(H1).phase == "maintenance"
