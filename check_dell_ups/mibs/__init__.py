@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 # The raw values real cards send for "no sensor / no value" on numeric objects.
-NO_VALUE = frozenset({-1, 2147483647, 4294967295})
+NO_VALUE = frozenset({-1, -2147483648, 2147483647, 4294967295})
 
 
 @dataclass(frozen=True)
