@@ -26,6 +26,7 @@ from check_dell_ups.simulator.snmp_agent import (
 )
 
 GLOBAL_STATUS_NAMES = {3: "ok", 4: "non-critical", 5: "critical"}
+CONTROL_HOST = "127.0.0.1"
 MINIMUM_PASSPHRASE_LENGTH = 8  # RFC 3414; net-snmp refuses shorter ones
 
 
@@ -82,6 +83,7 @@ class UpsSimulator:
         *,
         low_battery_minutes: int = 3,
         clock: Clock | None = None,
+        dell_mib: bool = True,
     ) -> None:
         model_options: dict[str, Any] = {}
         if clock is not None:
@@ -94,6 +96,7 @@ class UpsSimulator:
             **model_options,
         )
         self.host = host
+        self._dell_mib = dell_mib
         self._requested_control_port = control_port
         self._request_count = 0
         self._count_lock = threading.Lock()
@@ -115,7 +118,8 @@ class UpsSimulator:
             return self
         self._agent.start()
         if self._requested_control_port is not None:
-            self._control = ControlServer(self, self.host, self._requested_control_port)
+            # The control interface changes the UPS: loopback only, whatever --host says.
+            self._control = ControlServer(self, CONTROL_HOST, self._requested_control_port)
             try:
                 self._control.start()
             except OSError:
@@ -212,4 +216,4 @@ class UpsSimulator:
             self._request_count += 1
 
     def _view(self) -> MibView:
-        return build_view(self.model.reading())
+        return build_view(self.model.reading(), dell_mib=self._dell_mib)

@@ -82,6 +82,12 @@ def _parse_serve(arguments: list[str]) -> argparse.Namespace:
     parser.add_argument("--load", type=float, default=35.0, help="output load, %%")
     parser.add_argument("--drain-speed", type=float, default=1.0, help="battery drain speed-up")
     parser.add_argument("--low-battery-minutes", type=int, default=3, help="upsConfigLowBattTime")
+    parser.add_argument(
+        "--no-dell-mib",
+        dest="dell_mib",
+        action="store_false",
+        help="serve a plain RFC 1628 UPS, without the DELL-SNMP-UPS-MIB",
+    )
     options = parser.parse_args(arguments)
     if options.full_runtime <= 0:
         parser.error("--full-runtime must be positive")
@@ -138,11 +144,12 @@ def _serve(options: argparse.Namespace) -> int:
         control_port=options.control_port,
         drain_speed=options.drain_speed,
         low_battery_minutes=options.low_battery_minutes,
+        dell_mib=options.dell_mib,
     )
     simulator.start()
     try:
         control = (
-            f" control http://{options.host}:{simulator.control_port}"
+            f" control http://127.0.0.1:{simulator.control_port}"
             if simulator.control_port is not None
             else ""
         )
@@ -174,6 +181,8 @@ def _parse_ctl(arguments: list[str]) -> argparse.Namespace:
     set_load.add_argument("percent", type=float)
     set_charge = commands.add_parser("set-charge", help="set the battery charge, %%")
     set_charge.add_argument("percent", type=float)
+    set_temperature = commands.add_parser("set-temperature", help="set the probe temperature")
+    set_temperature.add_argument("celsius", type=float)
     alarm = commands.add_parser("alarm", help="raise or clear a named alarm")
     alarm.add_argument("name")
     alarm.add_argument("switch", choices=["on", "off"])
@@ -192,6 +201,8 @@ def _control_client(options: argparse.Namespace) -> int:
         requests["set-load"] = ("/set", {"load": options.percent})
     elif options.command == "set-charge":
         requests["set-charge"] = ("/set", {"charge": options.percent})
+    elif options.command == "set-temperature":
+        requests["set-temperature"] = ("/set", {"temperature": options.celsius})
     elif options.command == "alarm":
         requests["alarm"] = ("/alarm", {"name": options.name, "active": options.switch == "on"})
     path, body = requests[options.command]

@@ -39,7 +39,9 @@ class ControlServer:
         try:
             self._server = ThreadingHTTPServer((host, port), handler)
         except OSError as error:
-            raise OSError(f"cannot listen on TCP {host}:{port}: {error.strerror}") from None
+            raise OSError(
+                f"cannot listen on TCP {host}:{port}: {error.strerror or error}"
+            ) from None
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
 

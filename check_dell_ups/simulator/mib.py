@@ -41,6 +41,7 @@ WELL_KNOWN_ALARMS = (*UPS_MIB, 6, 3)
 UPS_TEST_NO_TESTS_INITIATED = (*UPS_MIB, 7, 7, 1)
 
 MODEL_NAME = "Dell UPS Rack 1920W HV"
+GENERIC_DESCRIPTION = "UPS with RFC 1628 agent"
 RATED_POWER_WATTS = 1920
 NOMINAL_VOLTAGE = 230
 NOMINAL_FREQUENCY_TENTHS = 500
@@ -56,11 +57,13 @@ TEST_PASSED, TEST_ERROR = 1, 3  # same numbers in both MIBs
 ABM_CHARGING, ABM_DISCHARGING, ABM_FLOATING = 1, 2, 3
 
 
-def build_view(reading: UpsReading) -> MibView:
+def build_view(reading: UpsReading, dell_mib: bool = True) -> MibView:
+    """The card's values; without `dell_mib`, a plain RFC 1628 UPS (no Dell subtree)."""
     builder = _Builder()
-    _system_group(builder, reading)
+    _system_group(builder, reading, dell_mib)
     _ups_mib(builder, reading)
-    _dell_mib(builder, reading)
+    if dell_mib:
+        _dell_mib(builder, reading)
     return MibView(values=builder.values, objects=frozenset(builder.objects))
 
 
@@ -83,9 +86,9 @@ def _ticks(seconds: float) -> int:
     return int(seconds * 100) % (2**32)
 
 
-def _system_group(builder: _Builder, reading: UpsReading) -> None:
-    builder.scalar((*SYSTEM, 1), Kind.STRING, MODEL_NAME)
-    builder.scalar((*SYSTEM, 2), Kind.OID, DELL_UPS)
+def _system_group(builder: _Builder, reading: UpsReading, dell_mib: bool) -> None:
+    builder.scalar((*SYSTEM, 1), Kind.STRING, MODEL_NAME if dell_mib else GENERIC_DESCRIPTION)
+    builder.scalar((*SYSTEM, 2), Kind.OID, DELL_UPS if dell_mib else UPS_MIB)
     builder.scalar((*SYSTEM, 3), Kind.TIMETICKS, _ticks(reading.card_uptime_seconds))
     builder.scalar((*SYSTEM, 4), Kind.STRING, "ups-admin@example.com")
     builder.scalar((*SYSTEM, 5), Kind.STRING, "ups-rack1")

@@ -105,9 +105,7 @@ class LiveMibController:
             position = bisect.bisect_right(self._ordered, tuple(name))
             if position < len(self._ordered):
                 next_oid = self._ordered[position]
-                answers.append(
-                    (rfc1902.ObjectName(next_oid), _wire_value(view.values[next_oid]))
-                )
+                answers.append((rfc1902.ObjectName(next_oid), _wire_value(view.values[next_oid])))
             else:
                 answers.append((name, rfc1905.endOfMibView))
         return answers
@@ -190,9 +188,8 @@ class SnmpAgentThread:
             sock.bind((self._host, self._requested_port))
         except OSError as error:
             sock.close()
-            raise OSError(
-                f"cannot listen on UDP {self._host}:{self._requested_port}: {error.strerror}"
-            ) from None
+            where = f"{self._host}:{self._requested_port}"
+            raise OSError(f"cannot listen on UDP {where}: {error.strerror or error}") from None
         sock.setblocking(False)
         self._socket = sock
         self._ready.clear()

@@ -51,6 +51,7 @@ def test_ctl_drives_a_running_simulator(start_program, run_simulator_program, ne
     assert run_simulator_program(*ctl, "set-load", "70").returncode == 0
     assert run_simulator_program(*ctl, "set-charge", "40").returncode == 0
     assert run_simulator_program(*ctl, "alarm", "replace_battery", "on").returncode == 0
+    assert run_simulator_program(*ctl, "set-temperature", "41.5").returncode == 0
     assert run_simulator_program(*ctl, "card-reboot").returncode == 0
 
     status = run_simulator_program(*ctl, "status")
@@ -63,6 +64,7 @@ def test_ctl_drives_a_running_simulator(start_program, run_simulator_program, ne
     assert state["dell_alarms"] == "57,63"
     assert state["seconds_on_battery"] <= 2  # the card reboot restarted the counter
     assert state["request_count"] == 1
+    assert state["temperature"] == 41.5
 
     assert run_simulator_program(*ctl, "alarm", "replace_battery", "off").returncode == 0
     assert run_simulator_program(*ctl, "mains-on").returncode == 0
@@ -141,3 +143,14 @@ def test_ctl_reports_a_refused_change_in_one_line(start_program, run_simulator_p
     assert result.returncode == 1
     assert result.stderr.count("\n") == 1
     assert "unknown alarm 'gremlins'" in result.stderr
+
+
+def test_no_dell_mib_serves_a_plain_rfc1628_ups(start_program, net_snmp):
+    program = start_program("--port", "0", "--no-dell-mib")
+    dell_status = "1.3.6.1.4.1.674.10902.2.110.1.0"
+    values = net_snmp.values(
+        "snmpget", "-v2c", "-c", "public", f"127.0.0.1:{program.port}", dell_status, OUTPUT_SOURCE
+    )
+    assert values[dell_status].startswith("No Such Object")
+    assert values[OUTPUT_SOURCE] == "INTEGER: 3"
+    assert program.stop()[0] == 0

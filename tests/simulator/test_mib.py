@@ -192,3 +192,10 @@ def test_self_test_failure(card, model):
     assert card[UPS + "7.3.0"] == 3  # doneError
     assert card[DELL + "120.5.2.0"] == 3
     assert card[UPS + "6.2.1.2.1"] == oid(UPS + "6.3.19")
+
+
+def test_generic_rfc1628_ups_has_no_dell_subtree(model):
+    view = build_view(model.reading(), dell_mib=False)
+    assert not any(key[: len(oid(DELL[:-1]))] == oid(DELL[:-1]) for key in view.values)
+    assert view.values[oid("1.3.6.1.2.1.1.2.0")][1] == oid("1.3.6.1.2.1.33.1")
+    assert view.values[oid(UPS + "4.1.0")][1] == 3  # the UPS-MIB is all there
