@@ -188,6 +188,7 @@ class UpsSimulator:
         return {
             "mains": reading.mains,
             "seconds_on_battery": reading.seconds_on_battery,
+            "outage_seconds": round(reading.outage_seconds, 1),
             "charge": round(reading.charge, 2),
             "runtime": reading.runtime_seconds,
             "load": reading.load,

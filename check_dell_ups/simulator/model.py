@@ -73,6 +73,7 @@ class UpsReading:
     runtime_seconds: int
     load: float  # % of the rated output power
     seconds_on_battery: int  # as the card counts it: restarts when the card reboots
+    outage_seconds: float  # the true time since the mains went, 0 on mains
     card_uptime_seconds: float
     alarms: tuple[ActiveAlarm, ...]
     input_line_bads: int
@@ -141,6 +142,9 @@ class UpsModel:
                 runtime_seconds=self._runtime_seconds(),
                 load=self._load,
                 seconds_on_battery=self._seconds_on_battery(now),
+                outage_seconds=(
+                    0.0 if self._on_battery_since is None else now - self._on_battery_since
+                ),
                 card_uptime_seconds=max(0.0, now - self._card_booted_at),
                 alarms=tuple(self._alarms),
                 input_line_bads=self._input_line_bads,

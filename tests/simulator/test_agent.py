@@ -218,3 +218,12 @@ def test_v3_user_validation(arguments, message):
 
 def test_v3_user_repr_hides_passphrases():
     assert AUTH not in repr(V3User("someone", "SHA", AUTH, "AES", PRIV))
+
+
+def test_garbage_datagrams_do_not_stop_the_agent(simulator):
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender:
+        for garbage in (b"", b"\x00", b"\x30\x82\xff\xff" + b"A" * 50, bytes(range(256))):
+            sender.sendto(garbage, ("127.0.0.1", simulator.port))
+    values = pysnmp_get(simulator.port, hlapi.CommunityData("public"), SYS_DESCR)
+    assert str(values[SYS_DESCR]) == "Dell UPS Rack 1920W HV"
+    assert simulator.request_count == 1

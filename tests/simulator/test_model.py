@@ -136,6 +136,7 @@ def test_card_reboot_restarts_counters_but_not_the_outage(model, clock):
     clock.advance(30)
     reading = model.reading()
     assert reading.seconds_on_battery == 30
+    assert reading.outage_seconds == 530  # the true outage goes on
     assert reading.card_uptime_seconds == 30
     assert reading.runtime_seconds == 1800 - 530  # the battery did not notice
 
