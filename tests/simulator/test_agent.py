@@ -227,3 +227,19 @@ def test_garbage_datagrams_do_not_stop_the_agent(simulator):
     values = pysnmp_get(simulator.port, hlapi.CommunityData("public"), SYS_DESCR)
     assert str(values[SYS_DESCR]) == "Dell UPS Rack 1920W HV"
     assert simulator.request_count == 1
+
+
+def test_values_are_computed_when_the_request_arrives(clocked_simulator):
+    sim, clock = clocked_simulator
+    uptime, consumption = "1.3.6.1.2.1.1.3.0", "1.3.6.1.4.1.674.10902.2.120.2.6.0"
+    public = hlapi.CommunityData("public")
+    values = pysnmp_get(sim.port, public, uptime, consumption)
+    assert int(values[uptime]) == 0
+    assert int(values[consumption]) == 0  # the one-hour average is not there yet
+    clock.advance(3600)
+    sim.cut_mains()
+    clock.advance(60)
+    values = pysnmp_get(sim.port, public, uptime, consumption, SECONDS_ON_BATTERY)
+    assert int(values[uptime]) == 366000
+    assert int(values[consumption]) == 672
+    assert int(values[SECONDS_ON_BATTERY]) == 60
