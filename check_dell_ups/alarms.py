@@ -11,15 +11,13 @@ timer, not from the OnBattery alarms, so those are OK here.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from nagiosplugin.state import Critical, Ok, ServiceState, Warn
 
 from check_dell_ups.mibs.ups_mib import WELL_KNOWN_ALARMS
+from check_dell_ups.record import Record
 
 
-@dataclass(frozen=True)
-class AlarmKind:
+class AlarmKind(Record):
     name: str  # the MIB's own name
     problem: str  # the words in the summary
     state: ServiceState
@@ -153,8 +151,7 @@ OUTPUT_SOURCE_STATES: dict[str, tuple[ServiceState, str]] = {
 }
 
 
-@dataclass(frozen=True)
-class ActiveAlarm:
+class ActiveAlarm(Record):
     source: str  # "UPS-MIB" or "Dell"
     code: str  # well-known alarm number, Dell trap number, or a vendor OID
     kind: AlarmKind

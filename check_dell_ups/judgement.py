@@ -9,7 +9,6 @@ all, so it never turns into UNKNOWN and never masks a known problem.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 from nagiosplugin import Check, Context, Metric, Performance, Resource, Result, Summary
 from nagiosplugin.range import Range
@@ -23,6 +22,7 @@ from check_dell_ups.alarms import (
     SELF_TEST_STATES,
 )
 from check_dell_ups.reading import UpsReading
+from check_dell_ups.record import Record
 from check_dell_ups.thresholds import Thresholds
 
 CHECK_NAME = "dell ups"
@@ -50,8 +50,7 @@ def number(value: float) -> int | float:
     return int(rounded) if rounded == int(rounded) else rounded
 
 
-@dataclass(frozen=True)
-class Finding:
+class Finding(Record):
     """A state that comes from an enum or an alarm, not from a threshold."""
 
     state: ServiceState

@@ -8,7 +8,6 @@ the quirks of real cards are handled here and tested without a network.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 
 from check_dell_ups.alarms import (
     DELL_ON_BATTERY,
@@ -21,6 +20,7 @@ from check_dell_ups.alarms import (
     well_known_number,
 )
 from check_dell_ups.mibs import Decoded, as_text, decode, dell_mib, scalar_oids, ups_mib
+from check_dell_ups.record import Record
 
 SYS_DESCR = "1.3.6.1.2.1.1.1.0"
 SYS_OBJECT_ID = "1.3.6.1.2.1.1.2.0"
@@ -33,8 +33,7 @@ class NotAUpsError(Exception):
     """The agent answered, but serves no UPS-MIB."""
 
 
-@dataclass(frozen=True)
-class Line:
+class Line(Record):
     """One input or output phase; None = not reported."""
 
     number: int
@@ -45,8 +44,7 @@ class Line:
     load: float | None = None
 
 
-@dataclass(frozen=True)
-class UpsReading:
+class UpsReading(Record):
     """Everything the check knows about the UPS, in base units (s, %, V, A, Hz, W, °C).
 
     None means "not reported". `on_battery_seconds` is the perfdata value: 0 if and only if
@@ -96,7 +94,7 @@ class UpsReading:
     global_status: str | None = None
     self_test: str | None = None
     self_test_source: str | None = None
-    raw: Mapping[str, object] = field(default_factory=dict, repr=False, compare=False)
+    raw: Mapping[str, object] = {}
 
     @property
     def input_voltage(self) -> float | None:

@@ -7,9 +7,10 @@ the Monitoring Plugins guidelines): `50:` = alert below 50, `80` = alert above 8
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 from nagiosplugin.range import Range
+
+from check_dell_ups.record import Record
 
 # The perfdata labels of DESIGN.md, in the order they are printed.
 LABELS = (
@@ -32,8 +33,7 @@ class ThresholdError(ValueError):
     """A -w/-c argument that is not LABEL=RANGE with a known label and a valid range."""
 
 
-@dataclass(frozen=True)
-class Thresholds:
+class Thresholds(Record):
     """warning and critical Range (or None = not judged) for one label."""
 
     warning: Range | None

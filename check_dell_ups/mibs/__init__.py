@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+
+from check_dell_ups.record import Record
 
 # The raw values real cards send for "no sensor / no value" on numeric objects.
 NO_VALUE = frozenset({-1, -2147483648, 2147483647, 4294967295})
 
 
-@dataclass(frozen=True)
-class Field:
+class Field(Record):
     """One object of a MIB and how to read it.
 
     kind: "number" (scaled int/float), "text", "enum" (int -> meaning) or "oid".
@@ -33,7 +33,7 @@ class Field:
     kind: str = "number"
     scale: float = 1.0
     unit: str = ""
-    enum: Mapping[int, str] = field(default_factory=dict)
+    enum: Mapping[int, str] = {}
     not_reported: frozenset[int] = frozenset()
     saturated: frozenset[int] = frozenset()
     valid: tuple[float, float] | None = None
@@ -54,12 +54,12 @@ def per_line(name: str, column_oid: str, lines: int = 3, **options: object) -> t
     )
 
 
-@dataclass
 class Decoded:
     """Plain values of one MIB: key -> value, plus the keys whose value is a lower bound."""
 
-    values: dict[str, object] = field(default_factory=dict)
-    at_least: set[str] = field(default_factory=set)
+    def __init__(self) -> None:
+        self.values: dict[str, object] = {}
+        self.at_least: set[str] = set()
 
     def get(self, key: str) -> object | None:
         return self.values.get(key)
