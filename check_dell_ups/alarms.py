@@ -203,4 +203,6 @@ def parse_dell_alarm_string(text: str) -> tuple[int, ...]:
 
 
 DELL_ON_BATTERY = 57
+DELL_UTILITY_NOT_PRESENT = 47
 UPS_MIB_ON_BATTERY = 2
+UPS_MIB_AWAITING_POWER = 21

@@ -229,7 +229,8 @@ class UpsSummary(Summary):
     def power_source(self) -> str:
         r = self.reading
         if r.on_battery is None:
-            return "power source unknown"
+            return "output off, no input power" if r.output_source == "none" else (
+                "power source unknown")
         if not r.on_battery:
             return "on mains"
         seconds = duration(r.on_battery_seconds or 1)

@@ -11,6 +11,8 @@ from collections.abc import Mapping
 
 from check_dell_ups.alarms import (
     DELL_ON_BATTERY,
+    DELL_UTILITY_NOT_PRESENT,
+    UPS_MIB_AWAITING_POWER,
     UPS_MIB_ON_BATTERY,
     ActiveAlarm,
     classify_dell_alarm,
@@ -165,6 +167,17 @@ def _alarm_rows(raw: Mapping[str, object]) -> list[str]:
     return [descr for _, descr in sorted(rows)]
 
 
+def _no_input_power(rows: list[str], dell_numbers: tuple[int, ...],
+                    input_lines: tuple[Line, ...]) -> bool:
+    """AwaitingPower alarm, Dell "utility not present", or every input line at 0 V."""
+    voltages = [line.voltage for line in input_lines if line.voltage is not None]
+    return (
+        UPS_MIB_AWAITING_POWER in {well_known_number(descr) for descr in rows}
+        or DELL_UTILITY_NOT_PRESENT in dell_numbers
+        or (bool(voltages) and all(voltage == 0 for voltage in voltages))
+    )
+
+
 def _runtime(ups: Decoded, dell: Decoded) -> tuple[int | None, bool, str | None]:
     seconds = _number(dell, "battery_seconds_remaining")
     if seconds is not None:
@@ -233,6 +246,12 @@ def normalise(raw: Mapping[str, object]) -> UpsReading:
         on_battery = False
     else:
         on_battery = None
+    input_lines = _lines(ups, "input", _INPUT_NAMES)
+    if on_battery is False and source == "none" and _no_input_power(rows, dell_numbers,
+                                                                   input_lines):
+        # Output off and no mains either (e.g. shut down after the battery ran out): not
+        # "on mains", so on_battery is left out rather than reported as 0.
+        on_battery = None
     if on_battery is None:
         on_battery_seconds = None
     elif on_battery:
@@ -254,7 +273,6 @@ def normalise(raw: Mapping[str, object]) -> UpsReading:
     else:
         temperature, temperature_source = None, None
 
-    input_lines = _lines(ups, "input", _INPUT_NAMES)
     output_lines = _lines(ups, "output", _OUTPUT_NAMES)
     loads = [line.load for line in output_lines if line.load is not None]
 

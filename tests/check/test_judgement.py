@@ -243,6 +243,16 @@ def test_power_source_unknown_is_not_unknown(rfc1628_raw: dict) -> None:
     assert "on_battery" not in output
 
 
+def test_shut_down_without_input_power_is_not_on_mains(rfc1628_raw: dict) -> None:
+    rfc1628_raw.update({f"{UPS}.4.1.0": 2, f"{UPS}.3.3.1.3.1": 0, f"{UPS}.2.4.0": 3,
+                        f"{ALARM_DESCR}.1": f"{WELL_KNOWN}.21"})
+    check, output = judge(rfc1628_raw)
+    assert check.exitcode == 2
+    assert output.startswith("DELL UPS CRITICAL - output off, no input power, charge 3%, ")
+    assert "on_battery" not in output  # never 0: the handler must not see "power restored"
+    assert "CRITICAL: charge 3% below 25, output off, output off awaiting power" in output
+
+
 def test_a_ups_with_no_values_at_all_is_unknown() -> None:
     check, output = judge({f"{UPS}.1.1.0": "ACME"})
     assert check.exitcode == 3

@@ -227,3 +227,20 @@ def test_normalise_never_raises_on_hostile_values(raw: dict) -> None:
     reading = normalise(raw)
     assert reading.on_battery_seconds is None or reading.on_battery_seconds >= 0
     assert (reading.on_battery_seconds == 0) == (reading.on_battery is False)
+
+
+@pytest.mark.parametrize(("sign", "on_battery"), [
+    ("input at 0 V", None), ("AwaitingPower", None), ("Dell 47", None), ("mains present", False),
+])
+def test_output_off_is_on_mains_only_with_input_power(dell_raw: dict, sign: str,
+                                                      on_battery: bool | None) -> None:
+    dell_raw[f"{UPS}.4.1.0"] = 2  # output source none
+    if sign == "input at 0 V":
+        dell_raw[f"{UPS}.3.3.1.3.1"] = 0
+    elif sign == "AwaitingPower":
+        dell_raw[f"{ALARM_DESCR}.1"] = f"{WELL_KNOWN}.21"
+    elif sign == "Dell 47":
+        dell_raw[f"{DELL}.120.4.2.0"] = "47,71"
+    reading = normalise(dell_raw)
+    assert reading.on_battery is on_battery
+    assert reading.on_battery_seconds == (0 if on_battery is False else None)
