@@ -145,29 +145,29 @@ class Scenario:
 def scenarios(port: int, with_reference: bool) -> list[Scenario]:
     v3_options = ["-U", V3_USER, "-L", "authPriv", "-a", "SHA", "-x", "AES"]
     check = BIN / "check_dell_ups"
+    found = []
     if (REPO / "check_dell_ups/cli.py").exists() and check.exists():
         base = [str(check), "-H", "127.0.0.1", "-p", str(port)]
-        found = [
+        found += [
             Scenario("check_dell_ups v2c", [*base, "-P", "2c"]),
             Scenario("check_dell_ups v3 authPriv SHA/AES", [*base, "-P", "3", *v3_options],
                      V3_ENV),
         ]
-    else:  # the check is not there yet: time the transport alone in a fresh process
-        scalars, columns = requested_oids()
-        code = (
-            "import sys; from check_dell_ups.snmp.client import fetch; "
-            "from check_dell_ups.snmp.target import SnmpTarget; "
-            f"print(len(fetch(SnmpTarget(**eval(sys.argv[1])), {scalars!r}, {columns!r})))"
-        )
-        v3 = dict(version="3", user=V3_USER, security_level="authPriv", auth_protocol="SHA",
-                  auth_passphrase=V3_AUTH, priv_protocol="AES", priv_passphrase=V3_PRIV)
-        found = [
-            Scenario("python -c fetch() v2c", [sys.executable, "-c", code,
-                                               repr(dict(host="127.0.0.1", port=port))]),
-            Scenario("python -c fetch() v3 authPriv", [sys.executable, "-c", code,
-                                                       repr(dict(host="127.0.0.1", port=port,
-                                                                 **v3))]),
-        ]
+    # The transport alone in a fresh process (also the fallback while there is no check).
+    scalars, columns = requested_oids()
+    code = (
+        "import sys; from check_dell_ups.snmp.client import fetch; "
+        "from check_dell_ups.snmp.target import SnmpTarget; "
+        f"print(len(fetch(SnmpTarget(**eval(sys.argv[1])), {scalars!r}, {columns!r})))"
+    )
+    v3 = dict(version="3", user=V3_USER, security_level="authPriv", auth_protocol="SHA",
+              auth_passphrase=V3_AUTH, priv_protocol="AES", priv_passphrase=V3_PRIV)
+    found += [
+        Scenario("transport alone: python -c fetch() v2c",
+                 [sys.executable, "-c", code, repr(dict(host="127.0.0.1", port=port))]),
+        Scenario("transport alone: python -c fetch() v3",
+                 [sys.executable, "-c", code, repr(dict(host="127.0.0.1", port=port, **v3))]),
+    ]
     if with_reference and Path(C_CHECK_SNMP).exists():
         scalars, _ = requested_oids()
         oids = ["-o", ",".join(scalars)]
@@ -240,7 +240,7 @@ def main() -> None:
         try:
             print(f"agent: {agent.description}; {options.runs} runs each; "
                   f"{os.cpu_count()} CPUs; Python {sys.version.split()[0]}")
-            header = (f"{'command':40} {'CPU med':>8} {'CPU p90':>8} {'wall med':>9} "
+            header = (f"{'command':42} {'CPU med':>8} {'CPU p90':>8} {'wall med':>9} "
                       f"{'wall p90':>9} {'req/check':>9} {'agent req':>9}  exit")
             print(header)
             print("-" * len(header))
@@ -248,7 +248,7 @@ def main() -> None:
                 result = measure(scenario, options.runs, proxy, agent)
                 agent_requests = ("-" if result["agent_requests"] is None
                                   else f"{result['agent_requests']:g}")
-                print(f"{scenario.name:40} {result['cpu_median']:6.1f}ms "
+                print(f"{scenario.name:42} {result['cpu_median']:6.1f}ms "
                       f"{result['cpu_p90']:6.1f}ms {result['wall_median']:7.1f}ms "
                       f"{result['wall_p90']:7.1f}ms {result['requests']:>9g} "
                       f"{agent_requests:>9}  {','.join(map(str, result['exits']))}"

@@ -118,6 +118,49 @@ def _in_31_bits(value: int) -> bool:
     return 0 <= value <= 0x7FFFFFFF
 
 
+def encode_message(
+    msg_id: int,
+    pdu: Any,
+    *,
+    flags: int,
+    engine_id: bytes,
+    boots: int,
+    engine_time: int,
+    user: bytes,
+    authenticator: Authenticator | None,
+    cipher: Cipher | None,
+) -> bytes:
+    """One SNMPv3 message: scoped PDU, encrypted and signed as the security asks."""
+    scoped = ScopedPDU()
+    scoped["contextEngineId"] = engine_id
+    scoped["contextName"] = b""
+    scoped["data"].setComponentByType(pdu.tagSet, pdu, innerFlag=True)
+    message = SnmpV3Message()
+    message["msgVersion"] = MESSAGE_VERSION
+    header = message["msgGlobalData"]
+    header["msgID"] = msg_id
+    header["msgMaxSize"] = MAX_MESSAGE_SIZE
+    header["msgFlags"] = bytes([flags])
+    header["msgSecurityModel"] = USM_SECURITY_MODEL
+    priv_params = b""
+    if cipher:
+        ciphertext, priv_params = cipher.encrypt(encoder.encode(scoped), boots, engine_time)
+        message["msgData"]["encryptedPDU"] = ciphertext
+    else:
+        message["msgData"]["plaintext"] = scoped
+    placeholder = authenticator.placeholder() if authenticator else b""
+    security = {"engine_id": engine_id, "boots": boots, "engine_time": engine_time,
+                "user": user, "priv": priv_params}
+    unsigned_params = _security_parameters(**security, auth=placeholder)
+    message["msgSecurityParameters"] = unsigned_params
+    whole = encoder.encode(message)
+    if not authenticator:
+        return whole
+    signed_params = _security_parameters(**security, auth=authenticator.sign(whole))
+    # Same length, so the outer lengths stay valid; the parameters come first.
+    return whole.replace(unsigned_params, signed_params, 1)
+
+
 class UsmSession:
     """Exchanges PDUs with one agent over SNMPv3/USM."""
 
@@ -145,7 +188,7 @@ class UsmSession:
         probe = build_get(v2c, [])
         msg_id = self._new_msg_id()
         self._pending = {msg_id: request_id(probe)}
-        payload = self._encode(
+        payload = encode_message(
             msg_id, probe, flags=FLAG_REPORTABLE, engine_id=b"", boots=0, engine_time=0,
             user=b"", authenticator=None, cipher=None,
         )
@@ -214,7 +257,7 @@ class UsmSession:
         self._pending = {msg_id: request_id(pdu) for msg_id, pdu in by_msg_id.items()}
         boots, engine_time = self.boots, self._engine_time_now()
         requests = {
-            msg_id: self._encode(
+            msg_id: encode_message(
                 msg_id, pdu, flags=flags, engine_id=self.engine_id, boots=boots,
                 engine_time=engine_time, user=self.user,
                 authenticator=self.authenticator, cipher=self.cipher,
@@ -227,48 +270,6 @@ class UsmSession:
     @staticmethod
     def _new_msg_id() -> int:
         return int.from_bytes(os.urandom(4), "big") & 0x7FFFFFFF or 1
-
-    def _encode(
-        self,
-        msg_id: int,
-        pdu: Any,
-        *,
-        flags: int,
-        engine_id: bytes,
-        boots: int,
-        engine_time: int,
-        user: bytes,
-        authenticator: Authenticator | None,
-        cipher: Cipher | None,
-    ) -> bytes:
-        scoped = ScopedPDU()
-        scoped["contextEngineId"] = engine_id
-        scoped["contextName"] = b""
-        scoped["data"].setComponentByType(pdu.tagSet, pdu, innerFlag=True)
-        message = SnmpV3Message()
-        message["msgVersion"] = MESSAGE_VERSION
-        header = message["msgGlobalData"]
-        header["msgID"] = msg_id
-        header["msgMaxSize"] = MAX_MESSAGE_SIZE
-        header["msgFlags"] = bytes([flags])
-        header["msgSecurityModel"] = USM_SECURITY_MODEL
-        priv_params = b""
-        if cipher:
-            ciphertext, priv_params = cipher.encrypt(encoder.encode(scoped), boots, engine_time)
-            message["msgData"]["encryptedPDU"] = ciphertext
-        else:
-            message["msgData"]["plaintext"] = scoped
-        placeholder = authenticator.placeholder() if authenticator else b""
-        security = {"engine_id": engine_id, "boots": boots, "engine_time": engine_time,
-                    "user": user, "priv": priv_params}
-        unsigned_params = _security_parameters(**security, auth=placeholder)
-        message["msgSecurityParameters"] = unsigned_params
-        whole = encoder.encode(message)
-        if not authenticator:
-            return whole
-        signed_params = _security_parameters(**security, auth=authenticator.sign(whole))
-        # Same length, so the outer lengths stay valid; the parameters come first.
-        return whole.replace(unsigned_params, signed_params, 1)
 
     # --- answers ---------------------------------------------------------------
 
