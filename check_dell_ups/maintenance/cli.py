@@ -234,17 +234,13 @@ def _summary(head: str, hosts: list[str], outcome: Outcome, dry_run: bool,
     parts = [("dry-run: " if dry_run else "") + head]
     records = outcome.records
     if show_hosts and records:
-        described = []
+        by_phase: dict[str, list[str]] = {}
         for host in hosts:
-            record = records.get(host)
-            if record is None:
-                continue
-            text = f"{host} {record.phase}"
-            if record.job:
-                text += f" (job {record.job})"
-            described.append(text)
-        if described:
-            parts.append("hosts: " + ", ".join(described))
+            if host in records:
+                by_phase.setdefault(records[host].phase, []).append(host)
+        if by_phase:
+            parts.append("hosts " + ", ".join(
+                f"{phase}: {_names(names)}" for phase, names in by_phase.items()))
     if dry_run and outcome.actions:
         parts.append(", ".join(outcome.actions))
     if outcome.in_progress:
@@ -252,6 +248,13 @@ def _summary(head: str, hosts: list[str], outcome: Outcome, dry_run: bool,
     if outcome.errors:
         parts.append("FAILED: " + "; ".join(outcome.errors))
     return "; ".join(parts), bool(outcome.errors)
+
+
+def _names(names: list[str], shown: int = 4) -> str:
+    """A few names, then a count: the summary stays one readable line."""
+    if len(names) <= shown:
+        return " ".join(names)
+    return f"{' '.join(names[:shown])} and {len(names) - shown} more"
 
 
 def _connector(config: Config) -> Callable[[], ScvmmDriver]:
@@ -265,7 +268,7 @@ def _connector(config: Config) -> Callable[[], ScvmmDriver]:
             server=scvmm.server, port=scvmm.port, use_tls=scvmm.transport == "https",
             auth=scvmm.auth, username=scvmm.username, password=password,
             cert_validation=scvmm.cert_validation,
-            operation_timeout=min(20.0, max(2.0, config.maintenance.budget / 3)),
+            operation_timeout=min(10.0, max(3.0, config.maintenance.budget / 5)),
         )
         try:
             # Imported here: --status and config errors never load pypsrp.

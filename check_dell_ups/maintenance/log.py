@@ -26,6 +26,8 @@ class HandlerLog:
         self._logger.setLevel(logging.INFO)
         self._logger.propagate = False
         self._handlers: list[logging.Handler] = []
+        # Without any handler, logging would fall back to stderr ("lastResort").
+        self._attach(logging.NullHandler())
         if log_file:
             self._add_file(log_file)
         if use_syslog:

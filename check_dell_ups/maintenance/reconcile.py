@@ -145,7 +145,7 @@ class Reconciler:
                 return
             if self.monotonic() + interval + _SAVE_MARGIN > self.deadline:
                 self.outcome.in_progress = True
-                for host, job in jobs.items():
+                for job, host in jobs.items():
                     self.log.info("budget spent, job still running: resumed by the next call",
                                   ups=self._ups_of(host), host=host, job=job)
                 return

@@ -123,7 +123,7 @@ def test_full_outage_migrate(harness, at) -> None:
     record = h.host(H1)
     assert (record.phase, record.ours, record.job) == ("maintenance", True, None)
     assert record.vms_running == ("web01", "app01") and record.vms_saved == ("app01",)
-    assert "hv01.example.com maintenance" in line
+    assert "hosts maintenance: hv01.example.com hv02.example.com" in line
 
     calls_before = len(h.scvmm.calls)
     line, failed = h.event(at, ON_BATTERY_LONG, after=60)
