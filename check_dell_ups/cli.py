@@ -10,6 +10,7 @@ import argparse
 import os
 import signal
 import sys
+import threading
 from collections.abc import Sequence
 from typing import NoReturn
 
@@ -194,9 +195,12 @@ def run(argv: Sequence[str] | None = None) -> tuple[str, int]:
     def deadline(signum: int, frame: object) -> NoReturn:
         raise _DeadlineError
 
-    # A safety net only: fetch() itself ends within the timeout.
-    previous = signal.signal(signal.SIGALRM, deadline)
-    signal.setitimer(signal.ITIMER_REAL, args.timeout + 1.0)
+    # A safety net only: fetch() itself ends within the timeout. (Signals work in the
+    # main thread only; run() elsewhere simply has no net.)
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGALRM, deadline)
+        signal.setitimer(signal.ITIMER_REAL, args.timeout + 1.0)
     try:
         return _read_and_judge(args, target, thresholds)
     except _DeadlineError:
@@ -205,8 +209,9 @@ def run(argv: Sequence[str] | None = None) -> tuple[str, int]:
     except Exception as error:  # the last guard: one line, never a traceback
         return unknown(f"internal error ({type(error).__name__})"), UNKNOWN_EXIT
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+        if previous is not None:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
 
 
 def _read_and_judge(args: argparse.Namespace, target, thresholds) -> tuple[str, int]:

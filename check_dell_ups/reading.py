@@ -29,6 +29,7 @@ SYS_OBJECT_ID = "1.3.6.1.2.1.1.2.0"
 SYS_UPTIME = "1.3.6.1.2.1.1.3.0"
 MIB2_OIDS = (SYS_DESCR, SYS_OBJECT_ID, SYS_UPTIME)
 MAX_LINES = 3
+MAINS_SOURCES = frozenset({"normal", "bypass", "booster", "reducer"})
 
 
 class NotAUpsError(Exception):
@@ -238,7 +239,8 @@ def normalise(raw: Mapping[str, object]) -> UpsReading:
         source == "battery",
         UPS_MIB_ON_BATTERY in {well_known_number(d) for d in rows},
         DELL_ON_BATTERY in dell_numbers,
-        reported is not None and reported > 0,
+        # A counter above 0 alone, unless the card says it runs from a mains source.
+        reported is not None and reported > 0 and source not in MAINS_SOURCES,
     ]
     if any(battery_signs):
         on_battery: bool | None = True

@@ -89,3 +89,50 @@ def test_v3_level_and_protocols_follow_the_passphrases(monkeypatch: pytest.Monke
 def test_bad_arguments_never_echo_a_secret() -> None:
     output, code = run(["-H", "u", "-P", "3", "-U", "m", "-A", "s3cr", "-X", "anothersecret"])
     assert code == 3 and "s3cr" not in output and "anothersecret" not in output
+
+
+def test_safety_net_ends_a_hanging_fetch(monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    import check_dell_ups.snmp.client as client
+
+    monkeypatch.setattr(client, "fetch", lambda *args, **kwargs: time.sleep(30))
+    started = time.monotonic()
+    output, code = run(["-H", "ups1", "-p", "1161", "-t", "0.5"])
+    assert time.monotonic() - started < 10
+    assert (output, code) == (
+        "DELL UPS UNKNOWN - no SNMP response from ups1:1161 within 0.5 s\n", 3)
+
+
+def test_an_unexpected_error_is_one_line_without_details(monkeypatch: pytest.MonkeyPatch,
+                                                         dell_raw: dict) -> None:
+    import check_dell_ups.reading as reading
+    import check_dell_ups.snmp.client as client
+
+    monkeypatch.setattr(client, "fetch", lambda *args, **kwargs: dell_raw)
+
+    def explode(raw: object) -> None:
+        raise RuntimeError("internal detail that might hold a secret")
+
+    monkeypatch.setattr(reading, "normalise", explode)
+    output, code = run(["-H", "ups1"])
+    assert (output, code) == ("DELL UPS UNKNOWN - internal error (RuntimeError)\n", 3)
+
+
+def test_run_in_process_with_a_faked_agent(monkeypatch: pytest.MonkeyPatch,
+                                           dell_raw: dict) -> None:
+    import check_dell_ups.snmp.client as client
+
+    asked: list[tuple] = []
+
+    def fake_fetch(target, scalars, columns=(), max_rows=32):
+        asked.append((target, list(scalars), list(columns)))
+        return dell_raw
+
+    monkeypatch.setattr(client, "fetch", fake_fetch)
+    output, code = run(["-H", "ups1", "-C", "c0mmunity"])
+    assert code == 0 and output.startswith("DELL UPS OK - on mains, charge 100%")
+    assert len(asked) == 1  # one fetch() call: one round trip
+    target, scalars, columns = asked[0]
+    assert target.community == "c0mmunity" and "c0mmunity" not in output
+    assert columns == ["1.3.6.1.2.1.33.1.6.2.1.2"] and "1.3.6.1.2.1.33.1.4.1.0" in scalars

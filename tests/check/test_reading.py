@@ -169,6 +169,14 @@ def test_card_reboot_restarts_the_counter_but_still_on_battery(dell_raw: dict,
     assert reading.counter_restarted
 
 
+def test_a_counter_left_running_on_mains_is_not_on_battery(rfc1628_raw: dict) -> None:
+    rfc1628_raw[f"{UPS}.2.2.0"] = 77  # upsOutputSource says normal(3)
+    reading = normalise(rfc1628_raw)
+    assert (reading.on_battery, reading.on_battery_seconds) == (False, 0)
+    del rfc1628_raw[f"{UPS}.4.1.0"]  # without a source, the counter is the sign
+    assert normalise(rfc1628_raw).on_battery_seconds == 77
+
+
 def test_power_source_unknown_when_neither_source_nor_counter(rfc1628_raw: dict) -> None:
     del rfc1628_raw[f"{UPS}.2.2.0"]
     del rfc1628_raw[f"{UPS}.4.1.0"]
