@@ -79,7 +79,7 @@ def long_output(reading: UpsReading, results: object, raw_values: bool = False) 
         else "self-test not reported",
     ))
     if r.alarms:
-        lines.append(f"active alarms ({len(r.alarms)}):")
+        lines.append("active alarms (UPS-MIB alarm table, Dell alarm string):")
         lines += [f"  {alarm.label} [{str(alarm.kind.state).upper()}]" for alarm in r.alarms]
     else:
         lines.append("active alarms: none" if r.alarm_count is not None

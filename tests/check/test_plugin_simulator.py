@@ -149,6 +149,15 @@ def test_verbose_names_the_ups_and_its_alarms(run_check, simulator) -> None:
     assert "trapBatteryNeedReplacement (Dell 63): replace battery [WARNING]" in text
 
 
+def test_snmpv1(run_check, simulator) -> None:
+    simulator.set_alarm("fan_failure", True)
+    result = check(run_check, simulator, "-P", "1")
+    assert result.returncode == 1
+    assert result.stdout == OK_ON_MAINS.replace("OK", "WARNING", 1).replace(
+        "load 35% |", "load 35%; WARNING: fan failure |").replace(
+        "alarms=0", "alarms=1") + "\n"
+
+
 def test_load_override(run_check, simulator) -> None:
     result = check(run_check, simulator, "-w", "load=30", "-c", "load=34")
     assert result.returncode == 2
