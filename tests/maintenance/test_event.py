@@ -81,3 +81,18 @@ def test_states() -> None:
         normalise_state("DOWN")
     with pytest.raises(ValueError, match="--state-type"):
         normalise_state_type("MEDIUM")
+
+
+@pytest.mark.parametrize(("perfdata", "on_battery", "runtime", "charge"), [
+    ("on_battery=0s;0;299;0 runtime=1800s;;;0 charge=100%;50:;25:;0;100 load=35%;80;90;0 "
+     "temperature=24.5;35;40 input_voltage=230V output_voltage=230V alarms=0;;;0",
+     0.0, 1800.0, 100.0),
+    ("on_battery=300s;0;299;0 runtime=1500s;600:;300:;0 charge=83%;50:;25:;0;100 "
+     "load=35%;80;90;0 temperature=24.5;35;40 input_voltage=0V output_voltage=230V "
+     "alarms=1;;;0", 300.0, 1500.0, 83.0),
+    ("on_battery=125s;0;299;0 charge=93%;50:;25:;0;100", 125.0, None, 93.0),
+])
+def test_the_check_plugins_documented_output(perfdata, on_battery, runtime, charge) -> None:
+    """The exact perfdata of docs/check.md's examples."""
+    event = Event("ups", "CRITICAL", metrics=parse_perfdata(perfdata))
+    assert (event.on_battery, event.runtime, event.charge) == (on_battery, runtime, charge)
