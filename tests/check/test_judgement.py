@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from check_dell_ups.judgement import build_check, duration
 from check_dell_ups.output import perfdata, render
@@ -283,3 +287,29 @@ def test_device_text_cannot_break_the_output(dell_raw: dict) -> None:
     _, output = judge(dell_raw, verbosity=1)
     assert output.count("|") == 1
     assert "evil / model second line" in output
+
+
+_OIDS = [f"{UPS}.2.1.0", f"{UPS}.2.2.0", f"{UPS}.2.3.0", f"{UPS}.2.4.0", f"{UPS}.2.7.0",
+         f"{UPS}.4.1.0", f"{UPS}.4.4.1.5.1", f"{UPS}.4.4.1.5.2", f"{UPS}.6.1.0", f"{UPS}.7.3.0",
+         f"{ALARM_DESCR}.1", f"{ALARM_DESCR}.2", f"{DELL}.110.1.0", f"{DELL}.120.4.2.0",
+         f"{DELL}.120.5.2.0", f"{DELL}.120.5.3.0", f"{DELL}.120.7.3.2.0"]
+
+
+def test_any_answer_gives_one_well_formed_result() -> None:
+    value = st.one_of(st.integers(-5, 70000), st.sampled_from(
+        ["", "57,63", "43", "x", f"{WELL_KNOWN}.3", f"{WELL_KNOWN}.23", "0.0.0"]))
+    first_line = re.compile(r"^DELL UPS (OK|WARNING|CRITICAL|UNKNOWN) - [^|\n]+( \| [^\n]+)?$")
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.dictionaries(st.sampled_from(_OIDS), value))
+    def property_holds(raw: dict) -> None:
+        raw[f"{UPS}.1.1.0"] = "ACME"
+        check, output = judge(raw, verbosity=1)
+        assert check.exitcode in (0, 1, 2, 3)
+        lines = output.splitlines()
+        assert first_line.match(lines[0]), lines[0]
+        state = ["OK", "WARNING", "CRITICAL", "UNKNOWN"][check.exitcode]
+        assert lines[0].startswith(f"DELL UPS {state} - ")
+        assert output.count("|") <= 1
+
+    property_holds()
