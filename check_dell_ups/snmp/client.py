@@ -36,22 +36,24 @@ def fetch(
     from .retrieval import retrieve
     from .transport import UdpChannel
 
-    with UdpChannel(target.host, target.port, target.timeout) as channel:
-        if target.version == "3":
-            from .usm import UsmSession
+    try:
+        with UdpChannel(target.host, target.port, target.timeout) as channel:
+            if target.version == "3":
+                from .usm import UsmSession
 
-            session = UsmSession(target, channel)
-            session.discover()
-        else:
-            from .community import CommunitySession
+                session = UsmSession(target, channel)
+                session.discover()
+            else:
+                from .community import CommunitySession
 
-            session = CommunitySession(target, channel)  # type: ignore[assignment]
-        try:
+                session = CommunitySession(target, channel)  # type: ignore[assignment]
             return retrieve(session, scalars, columns, max_rows)
-        except SnmpError:
-            raise
-        except Exception as error:  # a last guard: fetch raises only SnmpError
-            raise SnmpError(f"SNMP failure ({type(error).__name__})") from None
+    except SnmpError:
+        raise
+    except OSError as error:  # e.g. no socket left: still one line, still an SnmpError
+        raise SnmpError(f"SNMP socket error: {error.strerror or error}") from None
+    except Exception as error:  # the last guard: fetch raises only SnmpError
+        raise SnmpError(f"SNMP failure ({type(error).__name__})") from None
 
 
 def _normal_oid(oid: str) -> str:
