@@ -225,7 +225,10 @@ def _read_and_judge(args: argparse.Namespace, target, thresholds) -> tuple[str, 
     try:
         raw = fetch(target, scalars, columns)
     except SnmpError as error:
-        return unknown(str(error)), UNKNOWN_EXIT
+        message = str(error) or type(error).__name__
+        if target.host not in message:  # say which UPS, unless the message does
+            message = f"{target.address}: {message}"
+        return unknown(message), UNKNOWN_EXIT
     try:
         reading = normalise(raw)
     except NotAUpsError as error:

@@ -75,6 +75,7 @@ def test_misbehaving_agent_is_unknown_without_traceback(run_check, misbehaving_a
     result = run_check("-H", "127.0.0.1", "-p", str(misbehaving_agent.port), "-t", "1.5",
                        "-vvv")
     assert_one_line_unknown(result)
+    assert f"127.0.0.1:{misbehaving_agent.port}" in result.stdout
     assert misbehaving_agent.received >= 1
 
 

@@ -211,7 +211,7 @@ def test_snmpv3_auth_failure_is_unknown_naming_the_cause(run_check, v3_simulator
                    env={"DELL_UPS_AUTH_PASSPHRASE": auth,
                         "DELL_UPS_PRIV_PASSPHRASE": PRIV_PASSPHRASE})
     assert result.returncode == 3
-    assert result.stdout.startswith("DELL UPS UNKNOWN - ")
+    assert result.stdout.startswith(f"DELL UPS UNKNOWN - 127.0.0.1:{v3_simulator.port}: ")
     assert len(result.stdout.splitlines()) == 1
     assert "Traceback" not in result.stdout + result.stderr
     assert auth not in result.stdout and PRIV_PASSPHRASE not in result.stdout
