@@ -59,30 +59,30 @@ class Finding(Record):
 
 # --- how each perfdata label is worded ---------------------------------------------------
 
-def _describe(label: str, value: float, at_least: bool = False) -> str:
+def _quantity(label: str, value: float) -> str:
+    """A value of a perfdata label in words: '2m05s', '35%', '24.5 C', '230 V'."""
     if label in ("runtime", "on_battery"):
-        text = duration(value)
-    elif label in ("charge", "load"):
-        text = f"{number(value)}%"
-    elif label == "temperature":
-        text = f"{number(value)} C"
-    elif label.endswith("voltage"):
-        text = f"{number(value)} V"
-    else:
-        text = f"{number(value)}"
+        return duration(value)
+    if label in ("charge", "load"):
+        return f"{number(value)}%"
+    if label == "temperature":
+        return f"{number(value)} C"
+    if label.endswith("voltage"):
+        return f"{number(value)} V"
+    return f"{number(value)}"
+
+
+def _describe(label: str, value: float, at_least: bool = False) -> str:
     prefix = "at least " if at_least else ""
-    return f"{label.replace('_', ' ')} {prefix}{text}"
+    return f"{label.replace('_', ' ')} {prefix}{_quantity(label, value)}"
 
 
 def _violation(label: str, limit: Range, value: float) -> str:
-    def bound(x: float) -> str:
-        return duration(x) if label in ("runtime", "on_battery") else f"{number(x)}"
-
     if limit.invert:
         return f"inside {limit}"
     if value < limit.start:
-        return f"below {bound(limit.start)}"
-    return f"above {bound(limit.end)}"
+        return f"below {_quantity(label, limit.start)}"
+    return f"above {_quantity(label, limit.end)}"
 
 
 class ThresholdContext(Context):

@@ -162,8 +162,8 @@ def test_ups_mib_self_test_judged_without_dell(rfc1628_raw: dict) -> None:
 
 
 @pytest.mark.parametrize(("charge", "exitcode", "problem"), [
-    (51, 0, None), (50, 0, None), (49, 1, "WARNING: charge 49% below 50"),
-    (24, 2, "CRITICAL: charge 24% below 25"),
+    (51, 0, None), (50, 0, None), (49, 1, "WARNING: charge 49% below 50%"),
+    (24, 2, "CRITICAL: charge 24% below 25%"),
 ])
 def test_charge_thresholds(dell_raw: dict, charge: int, exitcode: int,
                            problem: str | None) -> None:
@@ -254,7 +254,7 @@ def test_shut_down_without_input_power_is_not_on_mains(rfc1628_raw: dict) -> Non
     assert check.exitcode == 2
     assert output.startswith("DELL UPS CRITICAL - output off, no input power, charge 3%, ")
     assert "on_battery" not in output  # never 0: the handler must not see "power restored"
-    assert "CRITICAL: charge 3% below 25, output off, output off awaiting power" in output
+    assert "CRITICAL: charge 3% below 25%, output off, output off awaiting power" in output
 
 
 def test_a_ups_with_no_values_at_all_is_unknown() -> None:

@@ -115,7 +115,7 @@ def test_low_battery_is_critical(run_check, simulator) -> None:
     result = check(run_check, simulator)
     assert result.returncode == 2
     first = result.stdout.splitlines()[0]
-    assert "; CRITICAL: runtime 3m00s below 5m00s, charge 10% below 25" in first
+    assert "; CRITICAL: runtime 3m00s below 5m00s, charge 10% below 25%" in first
     assert " charge=10%;50:;25:;0;100 " in first
 
 
@@ -161,7 +161,7 @@ def test_snmpv1(run_check, simulator) -> None:
 def test_load_override(run_check, simulator) -> None:
     result = check(run_check, simulator, "-w", "load=30", "-c", "load=34")
     assert result.returncode == 2
-    assert "CRITICAL: load 35% above 34" in result.stdout
+    assert "CRITICAL: load 35% above 34%" in result.stdout
     assert " load=35%;30;34;0 " in result.stdout
 
 

@@ -53,7 +53,7 @@ def test_three_phase_load_is_the_highest_phase(run_check, snmpsim_port: int) -> 
     assert result.returncode == 1
     assert result.stdout == (
         "DELL UPS WARNING - on mains, charge 100%, runtime 15m00s, load 82%; "
-        "WARNING: load 82% above 80 | on_battery=0s;0;299;0 runtime=900s;;;0 "
+        "WARNING: load 82% above 80% | on_battery=0s;0;299;0 runtime=900s;;;0 "
         "charge=100%;50:;25:;0;100 load=82%;80;90;0 temperature=29;35;40 "
         "input_voltage=231V output_voltage=230V alarms=0;;;0\n")
     lines = check(run_check, snmpsim_port, "three-phase", "-v").stdout.splitlines()
@@ -75,7 +75,7 @@ def test_threshold_overrides_against_a_static_device(run_check, snmpsim_port: in
     assert result.returncode == 2
     first = result.stdout.splitlines()[0]
     assert first.startswith("DELL UPS CRITICAL - on mains, charge 100%, runtime 15m00s, "
-                            "load 82%; CRITICAL: temperature 29 C above 28 | ")
+                            "load 82%; CRITICAL: temperature 29 C above 28 C | ")
     assert " load=82%;85;;0 temperature=29;35;28 input_voltage=231V;220:240 " in first
 
 
