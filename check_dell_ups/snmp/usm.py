@@ -15,6 +15,7 @@ session's derived keys and are never logged or put into a message.
 
 from __future__ import annotations
 
+import hmac
 import os
 import time
 from typing import Any
@@ -325,8 +326,6 @@ class UsmSession:
         if params_at < 0 or not params_at <= mac_at < params_at + len(raw_params):
             raise RejectedDatagramError("authentication parameters not found")
         zeroed = datagram[:mac_at] + bytes(len(mac)) + datagram[mac_at + len(mac):]
-        import hmac
-
         if not hmac.compare_digest(self.authenticator.sign(zeroed), mac):
             raise RejectedDatagramError("answer failed authentication")
 
