@@ -7,6 +7,7 @@ reply carries RelatesTo = the request's MessageID, which pypsrp checks.
 from __future__ import annotations
 
 import base64
+import random
 import uuid
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
@@ -109,12 +110,18 @@ class Request:
         return command_id.upper() if command_id else None
 
 
+def _message_id() -> uuid.UUID:
+    """A unique reply id without a system call: uuid4() reads os.urandom, and a syscall
+    per reply is what a loaded machine makes slow. Uniqueness is all a MessageID needs."""
+    return uuid.UUID(int=random.getrandbits(128), version=4)
+
+
 def _envelope(request: Request, action_name: str) -> tuple[ET.Element, ET.Element]:
     envelope = ET.Element(_tag("s", "Envelope"))
     header = ET.SubElement(envelope, _tag("s", "Header"))
     base = _ACTION_BASE.get(request.action, NS["rsp"])
     ET.SubElement(header, _tag("wsa", "Action")).text = f"{base}/{action_name}"
-    ET.SubElement(header, _tag("wsa", "MessageID")).text = f"uuid:{uuid.uuid4()}".upper()
+    ET.SubElement(header, _tag("wsa", "MessageID")).text = f"uuid:{_message_id()}".upper()
     ET.SubElement(header, _tag("wsa", "RelatesTo")).text = request.message_id
     ET.SubElement(
         header, _tag("wsa", "To")

@@ -1,10 +1,10 @@
 """The real SCVMM driver: the ScvmmDriver Protocol on pypsrp (WSMan + RunspacePool).
 
-Only cmdlet pipelines with typed parameters, never script text. One RunspacePool per
-driver; Get-SCVMMServer runs once, right after it opens. Batch methods start one
-pipeline per item on the pool (begin_invoke) and then collect them all (end_invoke), so
-the hosts of one UPS are handled in parallel: N hosts cost about one host's round trip
-plus N small requests, not N times a host.
+Only cmdlet pipelines with typed parameters, never script text. Get-SCVMMServer runs
+once per RunspacePool, right after it opens. Batch methods start one pipeline per item
+(begin_invoke) and then collect them all (end_invoke), so the hosts of one UPS are
+handled in parallel: N hosts cost about one host's round trip plus N small requests,
+not N times a host.
 
 Every failure leaves as a one-line ScvmmError without the password: a connection-wide
 problem raises (ScvmmAuthError, ScvmmUnreachable); a cmdlet's own failure is reported
@@ -14,6 +14,7 @@ per item as ScvmmCommandError.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -61,6 +62,8 @@ MAX_RUNSPACES = 8
 # default; a handler with a time budget retries once, briefly.
 RECEIVE_RETRIES = 1
 RECONNECTION_BACKOFF = 0.5
+# A VM list fetched ahead (see get_vms) is used only this soon after it was read.
+VM_LIST_FRESH_SECONDS = 10.0
 _MAX_MESSAGE = 240
 
 
@@ -85,16 +88,33 @@ class _BoundedWSMan(WSMan):
         return response.find("s:Body", namespaces=NAMESPACES)
 
 
-class PsrpScvmmDriver:
-    """An open session with the VMM server. Use open_driver(); close() when done."""
+def _settle_environment(wsman: WSMan) -> None:
+    """Read proxy and CA-bundle settings from the environment once, not per request.
 
-    def __init__(self, endpoint: ScvmmEndpoint) -> None:
+    pypsrp builds its requests session lazily, taking proxies (honouring no_proxy for
+    our one endpoint) and REQUESTS_CA_BUNDLE from the environment; requests would then
+    scan the whole environment again on every request, which costs more CPU than the
+    WSMan message itself. Build the session now and stop the per-request scan."""
+    transport = getattr(wsman, "transport", None)
+    build = getattr(transport, "_build_session", None)
+    if transport is None or build is None or getattr(transport, "session", None) is not None:
+        return
+    transport.session = build()
+    transport.session.trust_env = False
+
+
+class _Lane:
+    """One connection: a WSMan transport and a RunspacePool on which Get-SCVMMServer ran.
+    pypsrp objects are not thread-safe: one thread at a time."""
+
+    def __init__(self, endpoint: ScvmmEndpoint, errors: _ErrorMapper) -> None:
         self._endpoint = endpoint
-        self._where = f"SCVMM {endpoint.server}:{endpoint.port}"
+        self._errors = errors
         operation_timeout = max(1, round(endpoint.operation_timeout))
         use_basic_over_http = not endpoint.use_tls and endpoint.auth == "basic"
-        with self._mapped_errors():
-            self._wsman = _BoundedWSMan(
+        self.pool: RunspacePool | None = None
+        with errors.mapped():
+            self.wsman = _BoundedWSMan(
                 endpoint.server,
                 port=endpoint.port,
                 username=endpoint.username,
@@ -106,14 +126,15 @@ class PsrpScvmmDriver:
                 encryption="never" if use_basic_over_http else "auto",
                 operation_timeout=operation_timeout,
                 connection_timeout=min(operation_timeout, 10),
-                # The server may hold a Receive for operation_timeout before it answers.
-                read_timeout=operation_timeout + 5,
+                read_timeout=errors.read_timeout,
                 reconnection_retries=1,
                 reconnection_backoff=RECONNECTION_BACKOFF,
             )
-            self._pool = RunspacePool(self._wsman, max_runspaces=MAX_RUNSPACES)
-            self._pool.open()
         try:
+            with errors.mapped():
+                _settle_environment(self.wsman)
+                self.pool = RunspacePool(self.wsman, max_runspaces=MAX_RUNSPACES)
+                self.pool.open()
             self._connect_vmm()
         except BaseException:
             self.close()
@@ -121,16 +142,68 @@ class PsrpScvmmDriver:
 
     def _connect_vmm(self) -> None:
         """Get-SCVMMServer must run before any other VMM cmdlet in a runspace."""
-        results = self._run_batch(
+        server = self._endpoint.server
+        outcome = self.run(
             {
-                self._endpoint.server: lambda ps: ps.add_cmdlet("Get-SCVMMServer").add_parameter(
-                    "ComputerName", self._endpoint.server
+                server: lambda ps: ps.add_cmdlet("Get-SCVMMServer").add_parameter(
+                    "ComputerName", server
                 )
             }
-        )
-        outcome = results[self._endpoint.server]
+        )[server]
         if isinstance(outcome, ScvmmError):
-            raise ScvmmUnreachable(f"{self._where}: Get-SCVMMServer failed: {outcome}")
+            raise ScvmmUnreachable(f"{self._errors.where}: Get-SCVMMServer failed: {outcome}")
+
+    def run(
+        self,
+        builders: Mapping[str, Callable[[PowerShell], Any]],
+        accept: Callable[[list[Any]], bool] = lambda _output: False,
+    ) -> dict[str, list[Any] | ScvmmError]:
+        """Start every pipeline, then collect each: key -> output, or the item's error.
+
+        had_errors means the pipeline failed; non-terminating errors show only in
+        streams.error. Both make the item an error, unless accept(output) says that
+        output stands despite non-terminating errors (e.g. a job was started)."""
+        with self._errors.mapped():
+            running: dict[str, PowerShell] = {}
+            for key, build in builders.items():
+                powershell = PowerShell(self.pool)
+                build(powershell)
+                powershell.begin_invoke()
+                running[key] = powershell
+            results: dict[str, list[Any] | ScvmmError] = {}
+            for key, powershell in running.items():
+                output = powershell.end_invoke()
+                records = list(powershell.streams.error)
+                if not powershell.had_errors and (not records or accept(output)):
+                    results[key] = output
+                else:
+                    results[key] = ScvmmCommandError(f"{key}: {_first_error(records)}")
+            return results
+
+    def close(self) -> None:
+        try:
+            if self.pool is not None:
+                self.pool.close()
+        except Exception:  # closing is best effort: the server drops idle shells itself
+            pass
+        self.pool = None
+        self.wsman.close()
+
+
+class PsrpScvmmDriver:
+    """An open session with the VMM server. Use open_driver(); close() when done.
+
+    One connection (WSMan + RunspacePool) carries every pipeline. A small pool of
+    connections in threads was measured too and gained nothing: the time per pipeline
+    is CPU on both ends, not waiting (docs/scvmm.md)."""
+
+    def __init__(self, endpoint: ScvmmEndpoint) -> None:
+        self._endpoint = endpoint
+        self._errors = _ErrorMapper(endpoint)
+        self._clock = time.monotonic
+        self._vm_lists: dict[str, tuple[float, list[Any] | ScvmmError]] = {}
+        self._vms_to_prefetch: list[str] = []
+        self._lane: _Lane | None = _Lane(endpoint, self._errors)
 
     # ---- the ScvmmDriver Protocol ----------------------------------------------------------
 
@@ -143,15 +216,35 @@ class PsrpScvmmDriver:
                 for name in names
             }
         )
+        self._vms_to_prefetch = [name for name in names if name not in self._vm_lists]
         return {
             name: _then(outcome, lambda out, name=name: _host_info(name, out))
             for name, outcome in results.items()
         }
 
     def get_vms(self, host: str) -> list[VmInfo]:
-        outcome = self._run_batch(
-            {host: lambda ps: ps.add_cmdlet("Get-SCVirtualMachine").add_parameter("VMHost", host)}
-        )[host]
+        """The VMs of a host. The first call after get_hosts() lists the VMs of all those
+        hosts at once (one parallel batch): a reconciler asking host by host then waits
+        for one round trip, not one per host. Each list is used once, while fresh."""
+        cached = self._vm_lists.pop(host, None)
+        if cached is not None and self._clock() - cached[0] <= VM_LIST_FRESH_SECONDS:
+            outcome = cached[1]
+        else:
+            batch = [host] + [name for name in self._vms_to_prefetch if name != host]
+            self._vms_to_prefetch = []
+            results = self._run_batch(
+                {
+                    name: lambda ps, name=name: ps.add_cmdlet("Get-SCVirtualMachine").add_parameter(
+                        "VMHost", name
+                    )
+                    for name in batch
+                }
+            )
+            now = self._clock()
+            for name, result in results.items():
+                if name != host:
+                    self._vm_lists[name] = (now, result)
+            outcome = results[host]
         if isinstance(outcome, ScvmmError):
             raise outcome
         return [
@@ -162,6 +255,11 @@ class PsrpScvmmDriver:
             )
             for vm in outcome
         ]
+
+    def _forget_vm_lists(self, hosts: Sequence[str] | None = None) -> None:
+        """VM lists go stale when we act on their hosts (None: on any host)."""
+        for host in list(self._vm_lists) if hosts is None else hosts:
+            self._vm_lists.pop(host, None)
 
     def disable_hosts(self, move_within_cluster: Mapping[str, bool]) -> dict[str, str | ScvmmError]:
         def pipeline(host: str, move: bool) -> Callable[[PowerShell], Any]:
@@ -174,6 +272,7 @@ class PsrpScvmmDriver:
 
             return build
 
+        self._forget_vm_lists(list(move_within_cluster))
         return self._job_batch(
             {host: pipeline(host, move) for host, move in move_within_cluster.items()}
         )
@@ -187,6 +286,7 @@ class PsrpScvmmDriver:
 
             return build
 
+        self._forget_vm_lists(names)
         return self._job_batch({host: pipeline(host) for host in names})
 
     def start_vms(self, names: Sequence[str]) -> dict[str, str | ScvmmError]:
@@ -198,6 +298,7 @@ class PsrpScvmmDriver:
 
             return build
 
+        self._forget_vm_lists()
         return self._job_batch({vm: pipeline(vm) for vm in names})
 
     def get_jobs(self, job_ids: Sequence[str]) -> dict[str, JobInfo | ScvmmError]:
@@ -215,15 +316,9 @@ class PsrpScvmmDriver:
         }
 
     def close(self) -> None:
-        pool = getattr(self, "_pool", None)
-        try:
-            if pool is not None:
-                pool.close()
-        except Exception:  # closing is best effort: the server drops idle shells itself
-            pass
-        wsman = getattr(self, "_wsman", None)
-        if wsman is not None:
-            wsman.close()
+        lane, self._lane = self._lane, None
+        if lane is not None:
+            lane.close()
 
     def __enter__(self) -> PsrpScvmmDriver:
         return self
@@ -247,32 +342,23 @@ class PsrpScvmmDriver:
         builders: Mapping[str, Callable[[PowerShell], Any]],
         accept: Callable[[list[Any]], bool] = lambda _output: False,
     ) -> dict[str, list[Any] | ScvmmError]:
-        """Start every pipeline, then collect each: key -> output, or the item's error.
+        if self._lane is None:
+            raise ScvmmUnreachable(f"{self._errors.where}: the session is closed")
+        return self._lane.run(builders, accept)
 
-        had_errors means the pipeline failed; non-terminating errors show only in
-        streams.error. Both make the item an error, unless accept(output) says that
-        output stands despite non-terminating errors (e.g. a job was started)."""
-        with self._mapped_errors():
-            running: dict[str, PowerShell] = {}
-            for key, build in builders.items():
-                powershell = PowerShell(self._pool)
-                build(powershell)
-                powershell.begin_invoke()
-                running[key] = powershell
-            results: dict[str, list[Any] | ScvmmError] = {}
-            for key, powershell in running.items():
-                output = powershell.end_invoke()
-                records = list(powershell.streams.error)
-                if not powershell.had_errors and (not records or accept(output)):
-                    results[key] = output
-                else:
-                    results[key] = ScvmmCommandError(f"{key}: {_first_error(records)}")
-            return results
+
+class _ErrorMapper:
+    """Turns pypsrp/requests exceptions into one-line ScvmmErrors without the password."""
+
+    def __init__(self, endpoint: ScvmmEndpoint) -> None:
+        self._endpoint = endpoint
+        self.where = f"SCVMM {endpoint.server}:{endpoint.port}"
+        # The server may hold a Receive for the operation timeout before it answers.
+        self.read_timeout = max(1, round(endpoint.operation_timeout)) + 5
 
     @contextmanager
-    def _mapped_errors(self) -> Iterator[None]:
-        """pypsrp/requests exceptions -> one-line ScvmmError, never with the password."""
-        where = self._where
+    def mapped(self) -> Iterator[None]:
+        where = self.where
         try:
             yield
         except ScvmmError:
@@ -285,9 +371,7 @@ class PsrpScvmmDriver:
         except requests.exceptions.SSLError as problem:
             raise ScvmmUnreachable(f"{where}: TLS failure: {_tls_reason(problem)}") from None
         except requests.exceptions.Timeout:
-            raise ScvmmUnreachable(
-                f"{where}: no answer within {self._endpoint.operation_timeout:g} s"
-            ) from None
+            raise ScvmmUnreachable(f"{where}: no answer within {self.read_timeout} s") from None
         except requests.exceptions.ConnectionError as problem:
             raise ScvmmUnreachable(
                 f"{where}: cannot connect: {_connection_reason(problem)}"

@@ -158,6 +158,37 @@ def test_get_vms_of_an_unknown_host_raises(driver):
         driver.get_vms("ghost.example.com")
 
 
+def vm_list_calls(fake: FakeScvmm) -> int:
+    return sum(1 for call in fake.calls if call["cmdlet"] == "Get-SCVirtualMachine")
+
+
+def test_get_vms_after_get_hosts_lists_all_those_hosts_at_once(scvmm_fake, driver):
+    hosts = ["hv01.example.com", "hv02.example.com", "hv99.example.com"]
+    driver.get_hosts(hosts)
+    assert [vm.name for vm in driver.get_vms("hv99.example.com")] == ["solo01"]
+    assert vm_list_calls(scvmm_fake) == 3  # one batch for the three hosts
+    assert {vm.name for vm in driver.get_vms("hv01.example.com")} == {"web01", "build01", "old01"}
+    assert driver.get_vms("hv02.example.com") == []
+    assert vm_list_calls(scvmm_fake) == 3  # served from that batch
+    driver.get_vms("hv01.example.com")
+    assert vm_list_calls(scvmm_fake) == 4  # each list is used once
+
+
+def test_vm_lists_fetched_ahead_go_stale(scvmm_fake, driver):
+    driver.get_hosts(["hv01.example.com", "hv99.example.com"])
+    driver.get_vms("hv01.example.com")
+    driver.disable_hosts({"hv99.example.com": False})  # acting on a host drops its list
+    driver.get_vms("hv99.example.com")
+    assert vm_list_calls(scvmm_fake) == 3
+
+    driver.get_hosts(["hv01.example.com", "hv99.example.com"])
+    driver.get_vms("hv01.example.com")
+    now = time.monotonic()
+    driver._clock = lambda: now + scvmm.VM_LIST_FRESH_SECONDS + 1
+    driver.get_vms("hv99.example.com")  # too old: read again
+    assert vm_list_calls(scvmm_fake) == 6
+
+
 # ---- enter and leave maintenance ---------------------------------------------------------
 
 
