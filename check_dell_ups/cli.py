@@ -23,6 +23,7 @@ from check_dell_ups.thresholds import (
     LABELS,
     ThresholdError,
     build,
+    parse_override,
 )
 
 UNKNOWN_EXIT = 3
@@ -233,7 +234,8 @@ def _read_and_judge(args: argparse.Namespace, target, thresholds) -> tuple[str, 
         reading = normalise(raw)
     except NotAUpsError as error:
         return unknown(f"not a UPS: {target.address} has {error}"), UNKNOWN_EXIT
-    timer_critical = not any(text.startswith("on_battery=") for text in args.critical)
+    # The timer sets on_battery's critical range unless -c on_battery=... replaced it.
+    timer_critical = not any(parse_override(text)[0] == "on_battery" for text in args.critical)
     check = build_check(reading, thresholds, args.maintenance_timer, timer_critical)
     check()
     return render(check, reading, args.verbose), check.exitcode
@@ -241,8 +243,9 @@ def _read_and_judge(args: argparse.Namespace, target, thresholds) -> tuple[str, 
 
 @guarded(verbose=0)
 def main(argv: Sequence[str] | None = None) -> NoReturn:
+    """The console script. --help and --version exit 0 from inside argparse."""
     try:
         text, code = run(argv)
-    except SystemExit as leave:  # --help and --version end here, as argparse intends
-        raise leave
+    except KeyboardInterrupt:
+        text, code = unknown("interrupted"), UNKNOWN_EXIT
     _finish(text, code)
