@@ -132,14 +132,18 @@ def _check_combination(args: argparse.Namespace) -> None:
         raise UsageError("an event needs --ups and --state (or use --retry-pending or --status)")
     try:
         args.state = normalise_state(args.state)
-        args.state_type = normalise_state_type(args.state_type)
     except ValueError as error:
         raise UsageError(str(error)) from None
-    if args.attempt is not None:
-        try:
-            args.attempt = int(args.attempt)
-        except ValueError:
-            raise UsageError(f"--attempt: {args.attempt!r} is not a number") from None
+    # State type and attempt are only logged: an odd or empty macro must not stop the
+    # handler from acting on the perfdata.
+    try:
+        args.state_type = normalise_state_type(args.state_type)
+    except ValueError:
+        args.state_type = f"{args.state_type!r}"
+    try:
+        args.attempt = int(args.attempt) if args.attempt else None
+    except ValueError:
+        args.attempt = None
 
 
 def _run(args: argparse.Namespace, config: Config, store: StateStore,

@@ -48,8 +48,7 @@ def run(capsys, *argv: str) -> tuple[int, str]:
     ["--config", "x.toml", "--ups", "ups-a"],
     ["--config", "x.toml", "--status", "--retry-pending"],
     ["--config", "x.toml", "--json"],
-    ["--config", "x.toml", "--ups", "a", "--state", "OK", "--attempt", "many"],
-    ["--config", "x.toml", "--ups", "a", "--state", "OK", "--state-type", "HARDEST"],
+    ["--config", "x.toml", "--ups", "a", "--state", "PURPLE"],
     ["--config", "x.toml", "--retry-pending", "--ups", "a"],
     ["--config", "x.toml", "--bogus"],
 ])
@@ -120,3 +119,9 @@ def test_unwritable_state_dir_is_one_line(capsys, tmp_path: Path) -> None:
     code, out = run(capsys, "--config", str(path), "--ups", "ups-a", "--state", "CRITICAL",
                     "--perfdata", "on_battery=1000s")
     assert code == 1 and out.count("\n") == 1 and "state" in out
+
+
+def test_odd_state_type_and_attempt_do_not_stop_the_handler(capsys, config: Path) -> None:
+    code, out = run(capsys, "--config", str(config), "--ups", "ups-a", "--state", "WARNING",
+                    "--state-type", "", "--attempt", "", "--perfdata", "on_battery=10s")
+    assert code == 0 and "no maintenance yet" in out
