@@ -35,6 +35,7 @@ from check_dell_ups.maintenance.records import (
     WANT_MAINTENANCE,
     WANT_NORMAL,
     HostRecord,
+    UpsRecord,
 )
 from check_dell_ups.maintenance.state import StateError, StateStore
 
@@ -185,7 +186,9 @@ class Reconciler:
                                          error=None),
                       "power restored before we asked SCVMM for anything: back to normal")
         elif entered and restore == "none":
-            self._set(host, record.moved("admin", now, ours=False, wanted=None, error=None),
+            # A Disable job may still run: it is no longer ours to follow.
+            self._set(host, record.moved("admin", now, ours=False, wanted=None, error=None,
+                                         job=None, job_kind=None),
                       "power restored, on_power_restored=none: left in maintenance and "
                       "handed over to the admins")
         elif entered or (record.phase == "failed" and record.wanted == WANT_NORMAL):
@@ -617,9 +620,20 @@ class Reconciler:
 
 
 def pending_targets(config: Config, store: StateStore) -> tuple[dict[str, str], list[str]]:
-    """--retry-pending: the hosts whose records still have work to finish."""
+    """--retry-pending: the hosts whose records still have work to finish.
+
+    Unfinished entering work is resumed only while every UPS feeding the host still
+    calls for maintenance (as last stored); if one is back on mains, the host is brought
+    back instead, so a retry never disables a host after power has returned."""
     targets: dict[str, str] = {}
     errors: list[str] = []
+    power: dict[str, UpsRecord | None] = {}
+    for name in config.ups:
+        try:
+            power[name] = store.load_ups(name)
+        except StateError as error:
+            errors.append(str(error))
+            power[name] = None
     for host in config.all_hosts():
         try:
             record = store.load_host(host)
@@ -627,7 +641,12 @@ def pending_targets(config: Config, store: StateStore) -> tuple[dict[str, str], 
             errors.append(str(error))
             continue
         if record.phase == "entering":
-            targets[host] = TARGET_MAINTENANCE
+            feeding = [power.get(name) for name in config.ups_of_host(host)]
+            if any(ups is not None and ups.power == "mains" for ups in feeding):
+                targets[host] = TARGET_NORMAL
+            elif all(ups is not None and ups.power == "battery" and ups.called
+                     for ups in feeding):
+                targets[host] = TARGET_MAINTENANCE
         elif record.phase == "leaving" or (record.phase == "failed"
                                            and record.wanted == WANT_NORMAL):
             targets[host] = TARGET_NORMAL

@@ -409,3 +409,30 @@ def test_refused_disable_is_retried_by_the_next_call(harness, at) -> None:
     line, failed = h.event(at, ON_BATTERY_LONG, after=60)
     assert not failed, line
     assert len(h.disables()) == 2 and h.host(H1).phase == "maintenance"
+
+
+def test_none_hands_over_even_while_our_disable_job_runs(harness, at) -> None:
+    h = harness(on_power_restored="none", budget=3)
+    h.scvmm.job_polls = 1000
+    line, _ = h.event(at, ON_BATTERY_LONG)
+    assert "in progress" in line
+    line, failed = h.event(at, ON_MAINS, state="OK", after=60)
+    assert not failed, line
+    record = h.host(H1)
+    assert (record.phase, record.ours, record.job) == ("admin", False, None)
+    assert h.scvmm.calls_of("enable_hosts") == []
+
+
+def test_retry_pending_never_disables_after_power_returned(harness, at) -> None:
+    h = harness()
+    h.scvmm.unreachable = True
+    h.event(at, ON_BATTERY_LONG)
+    assert h.host(H1).phase == "entering"
+    # Power returns; suppose that event was lost: only the UPS record says mains.
+    from check_dell_ups.maintenance.records import UpsRecord
+    StateStore(h.state_dir).save_ups("ups-a", UpsRecord(power="mains", since=at(60)))
+    h.scvmm.unreachable = False
+    line, failed = h.retry(at)
+    assert not failed, line
+    assert h.disables() == []
+    assert h.host(H1).phase == "normal"
