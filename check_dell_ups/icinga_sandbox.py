@@ -415,6 +415,28 @@ define contactgroup {
         super().start(timeout)
 
 
+def wait_for_commands_mentioning(text: str, timeout: float = 90.0) -> bool:
+    """Wait until no process's command line mentions text (e.g. a handler config path):
+    event handlers run in process groups of their own and may outlive the daemon.
+    True when none is left, False after timeout."""
+    deadline = time.monotonic() + timeout
+    needle = text.encode()
+    while time.monotonic() < deadline:
+        if not any(needle in cmdline for cmdline in _command_lines()):
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def _command_lines() -> list[bytes]:
+    lines = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and int(entry.name) != os.getpid():
+            with contextlib.suppress(OSError):
+                lines.append((entry / "cmdline").read_bytes())
+    return lines
+
+
 def _log_mentions_since(path: Path, text: str, offset: int) -> bool:
     try:
         with open(path, "rb") as handle:
