@@ -106,8 +106,12 @@ def snmpsim_agent() -> Iterator[Agent]:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     cache = tempfile.mkdtemp(prefix="bench-snmpsim-")
+    # snmpsim 1.2 imports pysmi (undeclared) only for its banner: stand in if missing.
+    runner = ("import sys, types\ntry:\n    import pysmi\nexcept ImportError:\n"
+              "    sys.modules['pysmi'] = types.SimpleNamespace(__version__='absent')\n"
+              "from snmpsim.commands.responder import main\nsys.exit(main())\n")
     command = [
-        str(BIN / "snmpsim-command-responder"), f"--data-dir={REPO / 'tests/snmp/data'}",
+        sys.executable, "-c", runner, f"--data-dir={REPO / 'tests/snmp/data'}",
         f"--cache-dir={cache}", f"--agent-udpv4-endpoint=127.0.0.1:{port}",
         f"--v3-user={V3_USER}", f"--v3-auth-key={V3_AUTH}", "--v3-auth-proto=SHA",
         f"--v3-priv-key={V3_PRIV}", "--v3-priv-proto=AES",
