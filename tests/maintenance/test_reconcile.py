@@ -436,3 +436,15 @@ def test_retry_pending_never_disables_after_power_returned(harness, at) -> None:
     assert not failed, line
     assert h.disables() == []
     assert h.host(H1).phase == "normal"
+
+
+def test_corrupt_host_state_skips_only_that_host(harness, at) -> None:
+    h = harness()
+    path = StateStore(h.state_dir).host_path(H2)
+    path.parent.mkdir(parents=True)
+    path.write_text('{"version": 1, "record": {"phase": "sideways"}}')
+    line, failed = h.event(at, ON_BATTERY_LONG)
+    assert failed and "corrupt" in line and "nothing done for hv02.example.com" in line
+    assert h.disabled_hosts() == [H1]
+    assert path.read_text() == '{"version": 1, "record": {"phase": "sideways"}}'
+    assert len(list(path.parent.glob("hv02.example.com.json.corrupt-*"))) == 1
