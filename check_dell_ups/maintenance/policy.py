@@ -66,7 +66,10 @@ def decide(event: Event, stored_state: Mapping[str, UpsRecord], config: Config,
     first_seen = first_seen or now
     seconds_since_first_seen = max(0.0, (now - first_seen).total_seconds())
     if on_battery is None:
-        time_on_battery = seconds_since_first_seen
+        # Silent mid-outage: the outage goes on, counted from when it began by our
+        # reckoning (never later than the first sighting).
+        began = previous.on_battery_since or first_seen
+        time_on_battery = max(seconds_since_first_seen, (now - began).total_seconds())
         source = "no on_battery value; UPS last known on battery, timer keeps running"
     else:
         time_on_battery = max(on_battery, seconds_since_first_seen)
