@@ -67,6 +67,8 @@ def _normal_oid(oid: str) -> str:
 def _check_target(target: SnmpTarget) -> None:
     if target.version not in VERSIONS:
         raise SnmpError(f"unknown SNMP version {target.version!r} (use 1, 2c or 3)")
+    if not 0 < target.port < 65536:
+        raise SnmpError(f"not a UDP port: {target.port}")
     if not target.timeout > 0:
         raise SnmpError("the SNMP timeout must be positive")
     if target.version != "3":

@@ -17,6 +17,7 @@ from collections.abc import Callable, Hashable, Mapping
 from typing import Any, TypeVar
 
 from .errors import SnmpError, SnmpProtocolError, SnmpTimeout
+from .resolve import resolve
 
 Key = TypeVar("Key", bound=Hashable)
 
@@ -42,13 +43,9 @@ class UdpChannel:
         self.datagrams_sent = 0
         self.ignored = 0  # datagrams from the agent that were not a usable answer
         self.ignored_reason = ""
-        try:
-            infos = socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM)
-        except (OSError, UnicodeError) as error:
-            raise SnmpError(f"cannot resolve {host}: {error}") from None
-        family, kind, proto, _, address = infos[0]
+        family, address = resolve(host, port, self.deadline)
         self.peer = address[:2]
-        self.sock = socket.socket(family, kind, proto)
+        self.sock = socket.socket(family, socket.SOCK_DGRAM)
         self.sock.setblocking(False)
         self.retry_interval = min(
             MAX_RETRY_INTERVAL, max(MIN_RETRY_INTERVAL, timeout / 5)

@@ -15,6 +15,7 @@ from check_dell_ups.snmp.target import SnmpTarget
 @pytest.mark.parametrize(("target", "oids", "message"), [
     (SnmpTarget("127.0.0.1", version="4"), ["1.3.6"], "unknown SNMP version"),
     (SnmpTarget("127.0.0.1", timeout=0), ["1.3.6"], "timeout must be positive"),
+    (SnmpTarget("127.0.0.1", port=70000), ["1.3.6"], "not a UDP port"),
     (SnmpTarget("127.0.0.1"), ["sysDescr.0"], "not a numeric OID"),
     (SnmpTarget("127.0.0.1"), ["1"], "not a numeric OID"),
     (SnmpTarget("127.0.0.1", version="3"), ["1.3.6"], "needs a user"),
