@@ -91,7 +91,10 @@ class Cipher:
         while len(key) < size:  # AES-192/256 with SHA-1 or MD5: extend (Reeder)
             key += localize_key(password_to_key(key, auth_hash), engine_id, auth_hash)
         if protocol == "DES":
-            from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
+            try:  # cryptography >= 43 keeps DES under "decrepit"
+                from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
+            except ImportError:
+                TripleDES = algorithms.TripleDES  # noqa: N806
 
             # DES is TripleDES with three equal keys; the next 8 bytes are the pre-IV.
             self._algorithm = TripleDES(key[:8] * 3)
