@@ -54,7 +54,6 @@ class Outcome:
     errors: list[str] = field(default_factory=list)
     actions: list[str] = field(default_factory=list)
     in_progress: bool = False
-    connected: bool = False
 
 
 class Reconciler:
@@ -220,7 +219,6 @@ class Reconciler:
                 self._driver = self.connect()
             except ScvmmError as error:
                 raise _DisconnectedError(_connection_reason(error)) from None
-            self.outcome.connected = True
         return self._driver
 
     def _read_hosts(self, hosts: Sequence[str]) -> None:

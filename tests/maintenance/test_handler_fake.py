@@ -434,3 +434,24 @@ def test_usage_and_config_errors_are_one_line(site, tmp_path: Path) -> None:
     s.config.write_text("[scvmm]\nserver = 'x'\nbogus = 1\n")
     result = s.run()
     assert result.returncode == 1 and result.stdout.startswith("dell_ups_maintenance: scvmm.")
+
+
+def test_last_node_of_the_cluster_cannot_enter(site) -> None:
+    s = site()
+    s.write_config(f'[ups."ups-a"]\nhosts = ["{H1}", "{H2}", "{H3}"]\n')
+    s.fake.set_faults(last_node_fails=True)
+    result = s.run()
+    assert result.returncode == 1 and "FAILED" in result.stdout, result.stdout
+    in_maintenance = [h for h in (H1, H2, H3) if s.hosts()[h]["maintenance"]]
+    assert len(in_maintenance) == 2
+    (last,) = {H1, H2, H3} - set(in_maintenance)
+    assert s.jobs("Disable-SCVMHost")[last] == 2  # the migration, then one save fallback
+    entry = s.status()["ups"]["ups-a"]["hosts"][last]
+    assert entry["phase"] == "failed" and "last node" in entry["error"]
+    result = s.run(perfdata=LONG.replace("412s", "500s"))
+    assert result.returncode == 0 and s.jobs("Disable-SCVMHost")[last] == 2  # no storm
+    result = s.run(state="OK", perfdata=MAINS)
+    assert result.returncode == 0, result.stdout
+    assert s.jobs("Enable-SCVMHost") == dict.fromkeys(in_maintenance, 1)
+    assert not any(s.hosts()[h]["maintenance"] for h in (H1, H2, H3))
+    assert s.status()["ups"]["ups-a"]["hosts"][last]["phase"] == "normal"
