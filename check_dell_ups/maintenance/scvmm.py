@@ -58,6 +58,11 @@ JOB_PROBLEM_PROPERTY = "Problem"
 JOB_VARIABLE = "dellUpsJob"
 # Runspaces the pool may use at once on the server; pipelines beyond that queue there.
 MAX_RUNSPACES = 8
+# Not confirmed: whether the connection Get-SCVMMServer makes serves every runspace of
+# the pool or only the one it ran in. DESIGN.md: once per pool (False). True puts
+# Get-SCVMMServer in front of every invocation, as its own statement, should a real VMM
+# answer "no connection" to pipelines that land in another runspace.
+CONNECT_IN_EVERY_INVOCATION = False
 # pypsrp retries a Receive that timed out 5 times with 2+6+14+30+62 s of backoff by
 # default; a handler with a time budget retries once, briefly.
 RECEIVE_RETRIES = 1
@@ -153,6 +158,11 @@ class _Lane:
         if isinstance(outcome, ScvmmError):
             raise ScvmmUnreachable(f"{self._errors.where}: Get-SCVMMServer failed: {outcome}")
 
+    def _add_connect(self, powershell: PowerShell) -> None:
+        powershell.add_cmdlet("Get-SCVMMServer").add_parameter(
+            "ComputerName", self._endpoint.server
+        )
+
     def run(
         self,
         builders: Mapping[str, Callable[[PowerShell], Any]],
@@ -167,12 +177,17 @@ class _Lane:
             running: dict[str, PowerShell] = {}
             for key, build in builders.items():
                 powershell = PowerShell(self.pool)
+                if CONNECT_IN_EVERY_INVOCATION:
+                    self._add_connect(powershell)
+                    powershell.add_statement()
                 build(powershell)
                 powershell.begin_invoke()
                 running[key] = powershell
             results: dict[str, list[Any] | ScvmmError] = {}
             for key, powershell in running.items():
                 output = powershell.end_invoke()
+                if CONNECT_IN_EVERY_INVOCATION:
+                    output = [item for item in output if not _is_vmm_server(item)]
                 records = list(powershell.streams.error)
                 if not powershell.had_errors and (not records or accept(output)):
                     results[key] = output
@@ -453,6 +468,10 @@ def _host_info(name: str, output: list[Any]) -> HostInfo | ScvmmError:
         cluster=cluster or None,
         overall_state=_text(_property(host, HOST_OVERALL_STATE_PROPERTY)),
     )
+
+
+def _is_vmm_server(obj: Any) -> bool:
+    return any("VMMServer" in str(name) for name in getattr(obj, "types", None) or ())
 
 
 def _is_job(obj: Any) -> bool:

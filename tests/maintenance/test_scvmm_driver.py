@@ -461,3 +461,18 @@ def test_tls_with_a_ca_bundle_works(tls_fake, tls_files):
         endpoint_for(tls_fake.port, use_tls=True, cert_validation=tls_files.cert)
     ) as d:
         assert d.get_hosts(["hv01.example.com"])["hv01.example.com"].cluster == "cl01"
+
+
+def test_connecting_in_every_invocation_keeps_results_clean(scvmm_fake, monkeypatch):
+    monkeypatch.setattr(scvmm, "CONNECT_IN_EVERY_INVOCATION", True)
+    with open_driver(endpoint_for(scvmm_fake.port)) as connected:
+        hosts = connected.get_hosts(["hv01.example.com", "ghost.example.com"])
+        assert hosts["hv01.example.com"].cluster == "cl01"
+        assert isinstance(hosts["ghost.example.com"], ScvmmCommandError)
+        job_id = connected.disable_hosts({"hv99.example.com": False})["hv99.example.com"]
+        assert wait_jobs(connected, [job_id])[job_id].succeeded
+    cmdlets = [call["cmdlet"] for call in scvmm_fake.calls]
+    assert cmdlets[:2] == ["Get-SCVMMServer", "Get-SCVMMServer"]  # opening
+    firsts = [i for i, name in enumerate(cmdlets) if name in ("Get-SCVMHost", "Get-SCJob")]
+    assert firsts
+    assert all(cmdlets[i - 1] == "Get-SCVMMServer" for i in firsts)
