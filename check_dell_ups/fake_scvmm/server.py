@@ -26,8 +26,9 @@ from check_dell_ups.fake_scvmm import soap
 from check_dell_ups.fake_scvmm.model import Faults, VmmModel
 from check_dell_ups.fake_scvmm.session import Shell
 
-# A Receive with nothing to return waits this long before "nothing yet" (real WinRM
-# waits up to the OperationTimeout; shorter keeps the fake responsive on shutdown).
+# A Receive with nothing to return waits this long (or the request's OperationTimeout
+# if shorter) before "nothing yet"; real WinRM waits the whole OperationTimeout, shorter
+# keeps the fake responsive on shutdown.
 RECEIVE_WAIT_SECONDS = 1.0
 
 _FAULT_KEYWORDS = {
@@ -266,6 +267,15 @@ def _handler_for(fake: FakeScvmm) -> type[BaseHTTPRequestHandler]:
             except _DropConnectionError:
                 self.close_connection = True
                 return
+            except Exception as problem:  # a message we cannot handle: a fault, not a dead thread
+                status, reply = (
+                    500,
+                    soap.fault(
+                        request,
+                        soap.ACTION_NOT_SUPPORTED,
+                        f"fake SCVMM cannot handle this: {problem}",
+                    ),
+                )
             self._send(status, reply, "application/soap+xml;charset=UTF-8")
 
         # ---- plumbing ------------------------------------------------------------------
@@ -301,11 +311,9 @@ def _dispatch(fake: FakeScvmm, request: soap.Request, endpoint: str) -> tuple[in
         shell = fake.new_shell()
         try:
             shell.receive_data(request.creation_payload())
-        except Exception as problem:  # a broken client message: fault, not a dead thread
+        except Exception:
             fake.forget_shell(shell.shell_id)
-            return 500, soap.fault(
-                request, soap.ACTION_NOT_SUPPORTED, f"bad creationXml: {problem}"
-            )
+            raise
         return 200, soap.create_response(request, shell.shell_id, endpoint)
 
     shell = fake.shell(request.shell_id)
@@ -329,7 +337,8 @@ def _dispatch(fake: FakeScvmm, request: soap.Request, endpoint: str) -> tuple[in
         return 200, soap.empty_response(request, "SendResponse", "SendResponse")
     if request.action == "Receive":
         command_id = request.receive_command_id()
-        chunks, done, drop = shell.take_output(command_id, RECEIVE_WAIT_SECONDS)
+        wait = min(RECEIVE_WAIT_SECONDS, request.operation_timeout or RECEIVE_WAIT_SECONDS)
+        chunks, done, drop = shell.take_output(command_id, wait)
         if drop:
             fake.forget_shell(shell.shell_id)  # the client's session is gone; its job is not
             raise _DropConnectionError

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import random
+import re
 import uuid
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
@@ -54,6 +55,7 @@ class Request:
     resource_uri: str
     shell_id: str | None
     body: ET.Element
+    operation_timeout: float | None = None  # seconds, from wsman:OperationTimeout
 
     @classmethod
     def parse(cls, data: bytes) -> Request:
@@ -73,6 +75,7 @@ class Request:
             resource_uri=header.findtext("wsman:ResourceURI", "", NS) or "",
             shell_id=shell_id,
             body=body,
+            operation_timeout=_seconds(header.findtext("wsman:OperationTimeout", "", NS)),
         )
 
     # ---- body readers --------------------------------------------------------------------
@@ -108,6 +111,12 @@ class Request:
         signal = self.body.find("rsp:Signal", NS)
         command_id = signal.get("CommandId") if signal is not None else None
         return command_id.upper() if command_id else None
+
+
+def _seconds(duration: str | None) -> float | None:
+    """An xs:duration like PT20S or PT20.000S in seconds; None if absent or other."""
+    match = re.fullmatch(r"PT(\d+(?:\.\d*)?)S", (duration or "").strip())
+    return float(match.group(1)) if match else None
 
 
 def _message_id() -> uuid.UUID:

@@ -159,3 +159,19 @@ def test_unknown_shell_is_a_wsman_fault(fake, pool, psrp):
     assert response.status_code == 500
     assert "2150858843" in response.text
     assert "uuid:1" in response.text  # RelatesTo
+
+
+def test_a_broken_psrp_message_is_a_fault_and_the_server_goes_on(fake, psrp):
+    body = (
+        '<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" '
+        'xmlns:wsa="http://schemas.xmlsoap.org/ws/2004/08/addressing" '
+        'xmlns:rsp="http://schemas.microsoft.com/wbem/wsman/1/windows/shell" '
+        'xmlns:p="http://schemas.microsoft.com/powershell"><s:Header>'
+        "<wsa:Action>http://schemas.xmlsoap.org/ws/2004/09/transfer/Create</wsa:Action>"
+        "<wsa:MessageID>uuid:2</wsa:MessageID></s:Header><s:Body><rsp:Shell>"
+        "<p:creationXml>bm90IHBzcnA=</p:creationXml></rsp:Shell></s:Body></s:Envelope>"
+    )
+    response = requests.post(fake.url, data=body, auth=("svc-ups", psrp.PASSWORD), timeout=10)
+    assert response.status_code == 500
+    assert "WSManFault" in response.text
+    psrp.open_pool(fake).close()  # still serving
