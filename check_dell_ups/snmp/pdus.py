@@ -25,6 +25,7 @@ ERROR_STATUS_NAMES = (
 )  # fmt: skip
 TOO_BIG = 1
 NO_SUCH_NAME = 2
+AUTHORIZATION_ERROR = 16
 
 
 def protocol_module(version: str) -> ModuleType:

@@ -18,8 +18,9 @@ from typing import Any, Protocol
 
 from pysnmp.proto.rfc1905 import EndOfMibView
 
-from .errors import SnmpProtocolError
+from .errors import SnmpAuthError, SnmpError, SnmpProtocolError
 from .pdus import (
+    AUTHORIZATION_ERROR,
     NO_SUCH_NAME,
     TOO_BIG,
     Response,
@@ -106,7 +107,7 @@ def _take_scalars(
     if response.error_status == TOO_BIG and len(batch) > 1:
         half = len(batch) // 2
         return [batch[:half], batch[half:]]
-    raise SnmpProtocolError(_error_text(response, batch))
+    raise _error(response, batch)
 
 
 def _take_rows(
@@ -119,7 +120,7 @@ def _take_rows(
         if response.error_status == NO_SUCH_NAME and 1 <= index <= len(active):
             active[index - 1].done = True
             return
-        raise SnmpProtocolError(_error_text(response, [oid_text(w.last) for w in active]))
+        raise _error(response, [oid_text(walk.last) for walk in active])
     if not response.varbinds:
         raise SnmpProtocolError("the agent answered a table walk with no values")
     progressed = False
@@ -146,7 +147,13 @@ def _take_rows(
             walk.done = True
 
 
-def _error_text(response: Response, oids: list[str]) -> str:
+def _error(response: Response, oids: list[str]) -> SnmpError:
+    """The exception for an error-status that no retry can fix."""
+    if response.error_status == AUTHORIZATION_ERROR:
+        return SnmpAuthError(
+            "the agent denied read access (authorizationError): check the access rights "
+            "of the SNMPv3 user or community, and the security level"
+        )
     index = response.error_index
     where = f" for {oids[index - 1]}" if 1 <= index <= len(oids) else ""
-    return f"the agent answered {response.error_name()}{where}"
+    return SnmpProtocolError(f"the agent answered {response.error_name()}{where}")

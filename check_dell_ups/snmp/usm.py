@@ -25,7 +25,7 @@ from pyasn1.type import namedtype, univ
 from pysnmp.proto import rfc1905
 from pysnmp.proto.api import v2c
 
-from .errors import SnmpAuthError, SnmpError, SnmpProtocolError
+from .errors import SnmpAuthError, SnmpError, SnmpProtocolError, SnmpTimeout
 from .pdus import Response, build_get, oid_text, read_response, request_id
 from .target import SnmpTarget
 from .transport import RejectedDatagramError, UdpChannel
@@ -236,6 +236,24 @@ class UsmSession:
 
     def exchange(self, pdus: list[Any]) -> list[Response]:
         """Send the PDUs together; their responses in the same order."""
+        try:
+            return self._exchange_resynchronised(pdus)
+        except SnmpTimeout:
+            # The agent answered the discovery a moment ago, so it is alive and
+            # speaks SNMPv3: silence now means it dropped our requests. Agents
+            # such as net-snmp drop what they cannot decrypt without a report.
+            if self.level == "authPriv":
+                likely = ("a wrong privacy passphrase or privacy protocol (the agent drops "
+                          "what it cannot decrypt), or a user without authPriv")
+            else:
+                likely = f"a user who may not use {self.level}"
+            raise SnmpAuthError(
+                f"no SNMPv3 answer from {self.target.address} within "
+                f"{self.channel.timeout:g} s after a successful engine discovery: "
+                f"most likely {likely}"
+            ) from None
+
+    def _exchange_resynchronised(self, pdus: list[Any]) -> list[Response]:
         try:
             return self._exchange_once(pdus)
         except _TimeWindowError as report:

@@ -211,3 +211,15 @@ def test_v3_fuzzed_answers_before_the_real_ones(snmpsim, udp_proxy, cut, flips, 
         return
     # Authentication makes a damaged answer unusable: accepted ones are the real ones.
     assert values == {key: EXPECTED[key] for key in values}
+
+
+def test_v3_authpriv_for_a_user_without_privacy_is_named(snmpsim):
+    """snmpsim drops such requests silently (net-snmp does the same with a wrong
+    privacy passphrase): after a good discovery, the silence is explained."""
+    no_privacy = next(user for user in snmpsim.users if user.name == "usr-sha")
+    target = dataclasses.replace(
+        snmpsim.v3_target(no_privacy), security_level="authPriv", priv_protocol="AES",
+        priv_passphrase="priv-secret-2", timeout=1.0,
+    )
+    with pytest.raises(SnmpAuthError, match="wrong privacy passphrase or privacy protocol"):
+        fetch(target, [MANUFACTURER])

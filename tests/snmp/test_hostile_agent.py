@@ -16,7 +16,7 @@ from pysnmp.proto import rfc1902
 from pysnmp.proto.api import v2c
 
 from check_dell_ups.snmp.client import fetch
-from check_dell_ups.snmp.errors import SnmpError, SnmpProtocolError, SnmpTimeout
+from check_dell_ups.snmp.errors import SnmpAuthError, SnmpError, SnmpProtocolError, SnmpTimeout
 
 NAME = "1.3.6.1.2.1.1.5.0"
 MANUFACTURER = "1.3.6.1.2.1.33.1.1.1.0"
@@ -144,6 +144,20 @@ def test_an_error_status_is_a_protocol_error(fake_agent, status):
     agent.behaviour = failing
     # tooBig on one varbind and noSuchName in v2c get one retry each, then fail.
     with pytest.raises(SnmpProtocolError, match="the agent answered"):
+        fetch(agent.target(), [NAME])
+
+
+def test_authorization_error_is_an_auth_error(fake_agent):
+    agent = fake_agent(MIB)
+
+    def denied(request, answer):
+        def change(message, pdu):
+            v2c.apiPDU.set_error_status(pdu, 16)
+            v2c.apiPDU.set_error_index(pdu, 1)
+        return [(rewrite(answer, change), False)]
+
+    agent.behaviour = denied
+    with pytest.raises(SnmpAuthError, match="denied read access"):
         fetch(agent.target(), [NAME])
 
 

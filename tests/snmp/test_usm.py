@@ -185,3 +185,11 @@ def test_no_auth_no_priv_needs_no_keys(agent):
     target = agent.target(security_level="noAuthNoPriv", auth_protocol=None,
                           auth_passphrase=None)
     assert fetch(target, [NAME]) == {NAME: "ups-1"}
+
+
+def test_silence_after_discovery_points_at_the_security_settings(agent):
+    agent.behaviour = lambda request: ("silence",)
+    with pytest.raises(SnmpAuthError, match=r"^no SNMPv3 answer from 127\.0\.0\.1:\d+ within "
+                                            r"0\.8 s after a successful engine discovery: "
+                                            r"most likely a user who may not use authNoPriv$"):
+        fetch(agent.target(timeout=0.8), [NAME])
