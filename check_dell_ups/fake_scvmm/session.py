@@ -1,9 +1,10 @@
 """One PSRP shell (a client's RunspacePool) on the fake endpoint, built on psrpcore.
 
 psrpcore is a sans-IO state machine and not thread-safe, so every call into it holds the
-shell's lock. Outgoing PSRP data is sorted into one queue per target (the pool, or a
-pipeline) and each pipeline's output only becomes available after the configured
-latency: a Receive waits for it *without* holding the lock, so slow pipelines overlap.
+shell's lock and one lock shared by all shells. Outgoing PSRP data is sorted into one
+queue per target (the pool, or a pipeline) and each pipeline's output only becomes
+available after the configured latency: a Receive waits for it *without* holding a
+lock, so slow pipelines overlap.
 """
 
 from __future__ import annotations
@@ -28,6 +29,10 @@ from psrpcore.types import (
 from check_dell_ups.fake_scvmm import cmdlets
 from check_dell_ups.fake_scvmm.model import VmmModel
 
+# psrpcore is not thread-safe, and its serializer is shared by all shells: one lock for
+# every call into it. (The interpreter lock serialises that CPU work anyway.) Order:
+# a shell's condition first, then this, then the model's lock.
+_PSRPCORE = threading.Lock()
 _AVAILABILITY_EVENTS = {"SetMaxRunspacesEvent", "SetMinRunspacesEvent", "ResetRunspaceStateEvent"}
 
 
@@ -64,7 +69,7 @@ class Shell:
 
     def receive_data(self, data: bytes, command_id: str | None = None) -> None:
         """Feed PSRP fragments (from Create, Command or Send) and run what they complete."""
-        with self._changed:
+        with self._changed, _PSRPCORE:
             if command_id is not None and command_id not in self._outgoing:
                 # The pipeline object must exist before its CREATE_PIPELINE arrives.
                 ServerPipeline(self._pool, uuid.UUID(command_id))
@@ -153,7 +158,7 @@ class Shell:
                 self._changed.wait(max(0.001, wake - now))
 
     def close_pipeline(self, command_id: str) -> None:
-        with self._changed:
+        with self._changed, _PSRPCORE:
             self._outgoing.pop(command_id, None)
             self._pool.pipeline_table.pop(uuid.UUID(command_id), None)
 

@@ -302,3 +302,10 @@ def test_every_cmdlet_is_recorded_with_its_parameters(fake, pool, psrp):
         },
         {"cmdlet": "Get-Variable", "parameters": {"Name": "j", "ValueOnly": True}},
     ]
+
+
+def test_get_scvirtualmachine_takes_a_host_object(pool, psrp):
+    host = psrp.run(pool, [("Get-SCVMHost", {"ComputerName": "hv09.example.com"})]).output[0]
+    result = psrp.run(pool, [("Get-SCVirtualMachine", {"VMHost": host})])
+    assert not result.streams.error, [str(e) for e in result.streams.error]
+    assert sorted(psrp.prop(vm, "Name") for vm in result.output) == ["solo01", "solo02"]
