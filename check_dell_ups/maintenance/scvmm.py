@@ -98,8 +98,8 @@ def _settle_environment(wsman: WSMan) -> None:
 
     pypsrp builds its requests session lazily, taking proxies (honouring no_proxy for
     our one endpoint) and REQUESTS_CA_BUNDLE from the environment; requests would then
-    scan the whole environment again on every request, which costs more CPU than the
-    WSMan message itself. Build the session now and stop the per-request scan."""
+    scan the whole environment again on every request, which costs about as much CPU as
+    building the WSMan message. Build the session now and stop the per-request scan."""
     transport = getattr(wsman, "transport", None)
     build = getattr(transport, "_build_session", None)
     if transport is None or build is None or getattr(transport, "session", None) is not None:
@@ -108,7 +108,7 @@ def _settle_environment(wsman: WSMan) -> None:
     transport.session.trust_env = False
 
 
-class _Lane:
+class _Connection:
     """One connection: a WSMan transport and a RunspacePool on which Get-SCVMMServer ran.
     pypsrp objects are not thread-safe: one thread at a time."""
 
@@ -218,7 +218,7 @@ class PsrpScvmmDriver:
         self._clock = time.monotonic
         self._vm_lists: dict[str, tuple[float, list[Any] | ScvmmError]] = {}
         self._vms_to_prefetch: list[str] = []
-        self._lane: _Lane | None = _Lane(endpoint, self._errors)
+        self._connection: _Connection | None = _Connection(endpoint, self._errors)
 
     # ---- the ScvmmDriver Protocol ----------------------------------------------------------
 
@@ -331,9 +331,9 @@ class PsrpScvmmDriver:
         }
 
     def close(self) -> None:
-        lane, self._lane = self._lane, None
-        if lane is not None:
-            lane.close()
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            connection.close()
 
     def __enter__(self) -> PsrpScvmmDriver:
         return self
@@ -357,9 +357,9 @@ class PsrpScvmmDriver:
         builders: Mapping[str, Callable[[PowerShell], Any]],
         accept: Callable[[list[Any]], bool] = lambda _output: False,
     ) -> dict[str, list[Any] | ScvmmError]:
-        if self._lane is None:
+        if self._connection is None:
             raise ScvmmUnreachable(f"{self._errors.where}: the session is closed")
-        return self._lane.run(builders, accept)
+        return self._connection.run(builders, accept)
 
 
 class _ErrorMapper:
