@@ -61,22 +61,21 @@ def decide(event: Event, stored_state: Mapping[str, UpsRecord], config: Config,
             reasons=(f"{event.ups}: {why}",), summary=why,
         )
 
-    # On battery, reported now or (silent UPS) last known.
+    # On battery, reported now or (silent UPS) last known. The outage began at the
+    # earliest moment we know of: our first sighting, or earlier when on_battery (now or
+    # at any earlier call) said so. A card reboot restarts on_battery, not this.
     first_seen = previous.first_seen_on_battery if previous.power == "battery" else None
     first_seen = first_seen or now
-    seconds_since_first_seen = max(0.0, (now - first_seen).total_seconds())
-    if on_battery is None:
-        # Silent mid-outage: the outage goes on, counted from when it began by our
-        # reckoning (never later than the first sighting).
-        began = previous.on_battery_since or first_seen
-        time_on_battery = max(seconds_since_first_seen, (now - began).total_seconds())
-        source = "no on_battery value; UPS last known on battery, timer keeps running"
-    else:
-        time_on_battery = max(on_battery, seconds_since_first_seen)
-        source = f"on_battery={on_battery:g}s"
-    outage_start = now - timedelta(seconds=time_on_battery)
+    outage_start = first_seen
     if previous.power == "battery" and previous.on_battery_since is not None:
         outage_start = min(outage_start, previous.on_battery_since)
+    if on_battery is None:
+        source = "no on_battery value; UPS last known on battery, timer keeps running"
+    else:
+        outage_start = min(outage_start, now - timedelta(seconds=on_battery))
+        source = f"on_battery={on_battery:g}s"
+    # = max(on_battery, now - first seen), with "first seen" as the outage start above.
+    time_on_battery = max(0.0, (now - outage_start).total_seconds())
 
     call_reason = _call_reason(event, ups_config.timer, time_on_battery, config)
     already_called = previous.power == "battery" and previous.called and ups_config.timer != -1

@@ -6,7 +6,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from check_dell_ups.maintenance.config import parse_config
 from check_dell_ups.maintenance.event import Event, parse_perfdata
 from check_dell_ups.maintenance.policy import (
     TARGET_HOLD,
@@ -60,6 +63,9 @@ ROWS = [
         stored={"ups-a": battery(0, last=100)}, expect={H1: HOLD}, called=False),
     Row("card reboot: handler's own clock reaches timer", "on_battery=10s", now=300,
         stored={"ups-a": battery(0, last=100)}, expect={H1: M}, called=True),
+    Row("card reboot after a reported outage start: the timer goes on", "on_battery=10s",
+        now=60, stored={"ups-a": battery(0, on_battery_since=-250, last=250)},
+        expect={H1: M}, called=True),
     Row("larger on_battery wins over the handler's clock", "on_battery=350s", now=20,
         stored={"ups-a": battery(0)}, expect={H1: M}, called=True),
     Row("timer -1 never calls, floors included", "on_battery=9999s runtime=10s charge=1%",
@@ -175,3 +181,54 @@ def test_power_restored_clears_the_outage(make_config, at) -> None:
                    {"ups-a": record}, config, at(1100))
     assert again.targets["hv01.example.com"] == TARGET_HOLD
     assert again.ups_record.first_seen_on_battery == at(1100)
+
+
+# --- invariants over random event sequences -------------------------------------------
+
+_EVENT = st.tuples(
+    st.integers(min_value=0, max_value=120),  # seconds since the previous event
+    st.one_of(st.none(), st.integers(min_value=0, max_value=900)),  # on_battery
+    st.one_of(st.none(), st.integers(min_value=0, max_value=3000)),  # runtime
+    st.one_of(st.none(), st.integers(min_value=0, max_value=100)),  # charge
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_EVENT, min_size=1, max_size=25))
+def test_invariants_over_event_sequences(events) -> None:
+    config = parse_config({
+        "scvmm": {"server": "vmm01.example.com", "username": "svc"},
+        "maintenance": {"timer": 300, "runtime_floor": 300, "charge_floor": 20},
+        "ups": {"ups-a": {"hosts": [H1]}},
+    })
+    stored: dict[str, UpsRecord] = {}
+    now = 0
+    previous_time: float | None = None
+    for gap, on_battery, runtime, charge in events:
+        now += gap
+        items = [f"{label}={value}{unit}" for label, value, unit in (
+            ("on_battery", on_battery, "s"), ("runtime", runtime, "s"),
+            ("charge", charge, "%")) if value is not None]
+        event = Event("ups-a", "WARNING", metrics=parse_perfdata(" ".join(items)))
+        before = stored.get("ups-a")
+        decision = decide(event, stored, config, T0 + timedelta(seconds=now))
+        record = decision.ups_record
+        if on_battery == 0:
+            # Power restored exactly when on_battery is 0.
+            assert set(decision.targets.values()) == {N}
+            assert not record.called and record.power == "mains"
+            previous_time = None
+        else:
+            assert N not in decision.targets.values()
+            if before is not None and before.power == "battery" and before.called:
+                # Once called for, never undone before power returns.
+                assert record.called and decision.targets[H1] == M
+            if record.power == "battery":
+                # The time on battery never goes backwards within an outage.
+                assert decision.time_on_battery is not None
+                if previous_time is not None:
+                    assert decision.time_on_battery >= previous_time + gap - 1e-6
+                previous_time = decision.time_on_battery
+                if decision.time_on_battery >= 300:
+                    assert record.called
+        stored = {"ups-a": record}

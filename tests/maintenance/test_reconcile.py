@@ -380,11 +380,12 @@ def test_log_names_ups_host_and_job(harness, at) -> None:
 
 def test_clock_goes_on_across_calls(harness, at) -> None:
     h = harness()
-    h.event(at, "on_battery=100s", state="WARNING")
-    h.event(at, "on_battery=3s", state="WARNING", after=250)  # card reboot
+    h.event(at, "on_battery=100s", state="WARNING")  # the outage began 100 s ago
+    h.event(at, "on_battery=3s", state="WARNING", after=150)  # card reboot: 250 s, not 3
     assert h.disables() == []
-    h.event(at, "on_battery=60s", state="WARNING", after=timedelta(seconds=50).seconds)
+    h.event(at, "on_battery=53s", state="WARNING", after=50)  # 300 s since the start
     assert h.disabled_hosts() == [H1, H2]
+
 
 
 class RefusingScvmm(MemoryScvmm):
