@@ -208,7 +208,7 @@ def _text(path: Path) -> str:
 def test_handler_example_config_is_accepted_by_the_handler(icinga_conf: Path):
     config = pytest.importorskip("check_dell_ups.maintenance.config")
     loaded = config.load_config(icinga_conf / "dell_ups_maintenance.toml.example")
-    assert loaded.maintenance.budget < 60  # below the EventCommand's timeout
+    assert loaded.maintenance.budget < 30  # below the automation interval and timeouts
     assert set(loaded.ups) == {"ups-rack1", "ups-rack2"}
     json.dumps(str(loaded))  # plain data
 
@@ -224,5 +224,20 @@ def test_argument_descriptions_are_the_checks_own_help(icinga_conf: Path):
     check_command = text.split('object CheckCommand "dell_ups"')[1].split("\nobject ")[0]
     descriptions = re.findall(r'description = "([^"]+)"', check_command)
     assert len(descriptions) == 11
+    for description in descriptions:
+        assert description in help_text
+
+
+def test_event_command_descriptions_are_the_handlers_own_help(icinga_conf: Path):
+    handler = Path(sys.executable).parent / "dell_ups_maintenance"
+    if not handler.exists():
+        pytest.skip("dell_ups_maintenance is not installed")
+    help_text = " ".join(subprocess.run(
+        [str(handler), "--help"], capture_output=True, text=True, timeout=60, check=False,
+    ).stdout.split())
+    text = (icinga_conf / "commands.conf").read_text()
+    event_command = text.split('object EventCommand "dell_ups_maintenance"')[1]
+    descriptions = re.findall(r'description = "([^"]+)"', event_command)
+    assert len(descriptions) == 7
     for description in descriptions:
         assert description in help_text
