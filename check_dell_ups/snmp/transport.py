@@ -10,6 +10,7 @@ broken agent is told apart from a silent one).
 
 from __future__ import annotations
 
+import math
 import select
 import socket
 import time
@@ -47,6 +48,11 @@ class UdpChannel:
         self.peer = address[:2]
         self.sock = socket.socket(family, socket.SOCK_DGRAM)
         self.sock.setblocking(False)
+        self._poller = select.poll()  # not select(): no limit on the descriptor number
+        self._poller.register(self.sock, select.POLLIN)
+        # Keys of answered requests and of earlier exchanges: a late or duplicate
+        # answer to one of them (after a retransmission) is no news, and no junk.
+        self._finished: set[Hashable] = set()
         self.retry_interval = min(
             MAX_RETRY_INTERVAL, max(MIN_RETRY_INTERVAL, timeout / 5)
         )
@@ -92,7 +98,16 @@ class UdpChannel:
         report); any other exception from it means "not an answer, ignore".
         Raises the timeout error when the deadline passes first.
         """
-        outstanding = dict(requests)
+        try:
+            return self._collect(dict(requests), decode)
+        finally:
+            self._finished.update(requests)
+
+    def _collect(
+        self,
+        outstanding: dict[Key, bytes],
+        decode: Callable[[bytes], tuple[Key, Any] | None],
+    ) -> dict[Key, Any]:
         answers: dict[Key, Any] = {}
         for payload in outstanding.values():
             self._send(payload)
@@ -106,8 +121,8 @@ class UdpChannel:
                     self._send(payload)
                 next_retry = now + self.retry_interval
             wait = min(self.deadline, next_retry) - now
-            readable, _, _ = select.select([self.sock], [], [], max(wait, 0.0))
-            if not readable:
+            # poll() takes milliseconds: round up, or it spins just before the deadline.
+            if not self._poller.poll(max(0, math.ceil(wait * 1000))):
                 continue
             for datagram in self._drain():
                 try:
@@ -120,12 +135,15 @@ class UdpChannel:
                 except Exception as error:  # hostile input must never escape
                     self._ignore(f"undecodable ({type(error).__name__})")
                     continue
+                if decoded is not None and decoded[0] in self._finished:
+                    continue
                 if decoded is None or decoded[0] not in outstanding:
                     self._ignore("unknown request-id")
                     continue
                 key, answer = decoded
                 del outstanding[key]
                 answers[key] = answer
+                self._finished.add(key)
         return answers
 
     def _drain(self) -> list[bytes]:

@@ -179,6 +179,7 @@ class UsmSession:
         self.authenticator: Authenticator | None = None
         self.cipher: Cipher | None = None
         self._pending: dict[int, int] = {}  # msgID -> request-id of the PDU it carries
+        self._retired: set[int] = set()  # msgIDs of earlier exchanges
         self._response_tags = v2c.ResponsePDU.tagSet
         self._report_tags = rfc1905.ReportPDU.tagSet
 
@@ -273,6 +274,7 @@ class UsmSession:
         if self.cipher:
             flags |= FLAG_PRIV
         by_msg_id = {self._new_msg_id(): pdu for pdu in pdus}
+        self._retired.update(self._pending)
         self._pending = {msg_id: request_id(pdu) for msg_id, pdu in by_msg_id.items()}
         boots, engine_time = self.boots, self._engine_time_now()
         requests = {
@@ -305,6 +307,8 @@ class UsmSession:
     def _decode_answer(self, datagram: bytes) -> tuple[int, Any] | None:
         message, params, raw_params = self._decode_outer(datagram)
         msg_id = int(message["msgGlobalData"]["msgID"])
+        if msg_id in self._retired:
+            return msg_id, None  # a late answer from an earlier exchange: the channel drops it
         if msg_id not in self._pending:
             return None
         flags_octets = message["msgGlobalData"]["msgFlags"].asOctets()

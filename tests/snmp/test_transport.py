@@ -71,6 +71,17 @@ def test_answers_are_matched_by_key_whatever_their_order(server):
     assert channel.ignored >= 2  # "junk" matched no request, "boom" failed to decode
 
 
+def test_late_duplicates_are_no_junk(server):
+    echo = server(lambda data: [data[::-1]] * 2 if data[:1] in b"xy" else [])  # twice
+    with UdpChannel("127.0.0.1", echo.port, 2.0) as channel:
+        assert channel.exchange({b"a": b"xa"}, decode_key) == {b"a": b"ax"}
+        assert channel.exchange({b"b": b"yb"}, decode_key) == {b"b": b"by"}
+        time.sleep(0.2)
+        with pytest.raises(SnmpTimeout):  # silence now: only duplicates arrive
+            channel.exchange({b"c": b"zc"}, decode_key)
+    assert channel.ignored == 0
+
+
 def test_only_junk_is_a_protocol_error_at_the_deadline(server):
     echo = server(lambda data: [b"nope"])
     started = time.monotonic()

@@ -193,3 +193,17 @@ def test_silence_after_discovery_points_at_the_security_settings(agent):
                                             r"0\.8 s after a successful engine discovery: "
                                             r"most likely a user who may not use authNoPriv$"):
         fetch(agent.target(timeout=0.8), [NAME])
+
+
+def test_resynchronising_two_requests_at_once(agent):
+    """Both the GET and the GETBULK meet the old clock; the second report arrives
+    after the resynchronisation and must not spoil the new exchange."""
+    def rebooted_since_discovery(request):
+        if request["boots"] == 5:
+            agent.boots = 6
+            return (REPORT_NOT_IN_TIME_WINDOW, True)
+        return ("response", True)
+
+    agent.behaviour = rebooted_since_discovery
+    assert fetch(agent.target(), [NAME], ["1.3.6.1.2.1.2.2.1.2"]) == {NAME: "ups-1"}
+    assert sorted(seen["boots"] for seen in agent.seen) == [0, 5, 5, 6, 6]
