@@ -67,20 +67,20 @@ def test_latency_delays_each_pipeline(fake, pool, psrp):
     assert time.monotonic() - started >= 0.5
 
 
-def test_slow_pipelines_overlap(fake, pool, psrp):
-    """Ten pipelines of 1 s each, started together, end long before 10 s: the latency of
-    one does not hold up the others (the margin is wide on purpose)."""
-    fake.set_faults(latency=1.0)
-    started = time.monotonic()
+def test_many_slow_pipelines_in_flight_at_once(fake, pool, psrp):
+    """Ten pipelines started before any is collected each get their own output. (How
+    much they overlap is measured by bench/bench_handler.py, not asserted here.)"""
+    fake.set_faults(latency=0.5)
     running = []
-    for _ in range(10):
-        powershell = psrp.build(pool, [("Get-SCVMHost", {"ComputerName": "hv01.example.com"})])
+    for number in (1, 2, 3, 4, 9, 1, 2, 3, 4, 9):
+        host = f"hv0{number}.example.com"
+        powershell = psrp.build(pool, [("Get-SCVMHost", {"ComputerName": host})])
         powershell.begin_invoke()
-        running.append(powershell)
-    for powershell in running:
+        running.append((host, powershell))
+    assert len(fake.calls) == 1 + 10  # all ten ran on the server before any was collected
+    for host, powershell in reversed(running):
         powershell.end_invoke()
-        assert len(powershell.output) == 1
-    assert time.monotonic() - started < 6.0
+        assert [psrp.prop(h, "Name") for h in powershell.output] == [host]
 
 
 def test_slow_pipeline_does_not_block_another_client(fake, psrp):
