@@ -278,8 +278,9 @@ class Reconciler:
             return
         vmm_host = self.config.scvmm.vmm_host
         batch = {host: move for host, move in self._disable_queue.items() if host != vmm_host}
-        if vmm_host in self._disable_queue and not batch and not self._others_entering(vmm_host):
-            batch = {vmm_host: self._disable_queue[vmm_host]}
+        if vmm_host in self._disable_queue and (
+                self.dry_run or (not batch and not self._others_entering(vmm_host))):
+            batch[vmm_host] = self._disable_queue[vmm_host]  # last, after the others
         if not batch:
             return
         for host in batch:

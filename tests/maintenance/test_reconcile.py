@@ -448,3 +448,14 @@ def test_corrupt_host_state_skips_only_that_host(harness, at) -> None:
     assert h.disabled_hosts() == [H1]
     assert path.read_text() == '{"version": 1, "record": {"phase": "sideways"}}'
     assert len(list(path.parent.glob("hv02.example.com.json.corrupt-*"))) == 1
+
+
+def test_dry_run_names_the_vmm_host_last(harness, at) -> None:
+    h = harness(ups={"ups-a": {"hosts": [H3, H1]}})
+    h.config = type(h.config)(
+        scvmm=type(h.config.scvmm)(**{**h.config.scvmm.__dict__, "vmm_host": H3}),
+        maintenance=h.config.maintenance, ups=h.config.ups)
+    line, failed = h.event(at, ON_BATTERY_LONG, dry_run=True)
+    assert not failed
+    assert line.endswith(f"would disable {H1}, would disable {H3}"), line
+    assert h.disables() == []
