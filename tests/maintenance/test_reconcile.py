@@ -97,9 +97,9 @@ class Harness:
 @pytest.fixture
 def harness(tmp_path: Path, make_config):
     def make(ups: dict[str, Any] | None = None, scvmm: MemoryScvmm | None = None,
-             **maintenance: Any) -> Harness:
+             vmm_host: str | None = None, **maintenance: Any) -> Harness:
         config = make_config(
-            ups=ups or {"ups-a": {"hosts": [H1, H2]}},
+            ups=ups or {"ups-a": {"hosts": [H1, H2]}}, vmm_host=vmm_host,
             state_dir=str(tmp_path / "state"), **maintenance)
         return Harness(config=config, scvmm=scvmm or inventory(),
                        state_dir=tmp_path / "state")
@@ -219,10 +219,7 @@ def test_restore_with_scvmm_down_is_finished_by_retry_pending(harness, at) -> No
 
 
 def test_vmm_host_last_in_first_out(harness, at) -> None:
-    h = harness(ups={"ups-a": {"hosts": [H1, H2, H3]}})
-    h.config = type(h.config)(
-        scvmm=type(h.config.scvmm)(**{**h.config.scvmm.__dict__, "vmm_host": H3}),
-        maintenance=h.config.maintenance, ups=h.config.ups)
+    h = harness(ups={"ups-a": {"hosts": [H1, H2, H3]}}, vmm_host=H3)
     h.scvmm.vms["vmm01"]["ha"] = False  # H3's VMs are saved, not moved
     h.scvmm.job_polls = 3
     line, failed = h.event(at, ON_BATTERY_LONG)
@@ -239,10 +236,7 @@ def test_vmm_host_last_in_first_out(harness, at) -> None:
 
 
 def test_vmm_host_waits_across_calls(harness, at) -> None:
-    h = harness(ups={"ups-a": {"hosts": [H1, H3]}}, budget=2)
-    h.config = type(h.config)(
-        scvmm=type(h.config.scvmm)(**{**h.config.scvmm.__dict__, "vmm_host": H3}),
-        maintenance=h.config.maintenance, ups=h.config.ups)
+    h = harness(ups={"ups-a": {"hosts": [H1, H3]}}, vmm_host=H3, budget=2)
     h.scvmm.job_polls = 1000  # far slower than one call's budget
     line, failed = h.event(at, ON_BATTERY_LONG)
     assert not failed and "in progress" in line
@@ -451,10 +445,7 @@ def test_corrupt_host_state_skips_only_that_host(harness, at) -> None:
 
 
 def test_dry_run_names_the_vmm_host_last(harness, at) -> None:
-    h = harness(ups={"ups-a": {"hosts": [H3, H1]}})
-    h.config = type(h.config)(
-        scvmm=type(h.config.scvmm)(**{**h.config.scvmm.__dict__, "vmm_host": H3}),
-        maintenance=h.config.maintenance, ups=h.config.ups)
+    h = harness(ups={"ups-a": {"hosts": [H3, H1]}}, vmm_host=H3)
     line, failed = h.event(at, ON_BATTERY_LONG, dry_run=True)
     assert not failed
     assert line.endswith(f"would disable {H1}, would disable {H3}"), line
