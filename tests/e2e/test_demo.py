@@ -1,0 +1,114 @@
+"""dell_ups_demo as a user runs it: the whole story, a clean exit, nothing left behind."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+DEMO = str(Path(sys.executable).parent / "dell_ups_demo")
+
+
+def demo_dirs() -> set[Path]:
+    return set(Path(tempfile.gettempdir()).glob("dell_ups_demo-*"))
+
+
+def run_demo(*options: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([DEMO, *options], capture_output=True, text=True, timeout=timeout,
+                          check=False)
+
+
+def test_demo_tells_the_whole_story_and_cleans_up():
+    before = demo_dirs()
+    result = run_demo("--timer", "10", "--interval", "2")
+    output = result.stdout
+    assert result.returncode == 0, output + result.stderr
+    assert result.stderr == ""
+    # Every line starts with a wall-clock time and the seconds since the start.
+    timestamped = [line for line in output.splitlines() if line and not line.startswith(" ")]
+    assert all(re.match(r"^\d\d:\d\d:\d\d \+\s*\d+\.\ds  ", line) for line in timestamped)
+    story = [
+        "== mains power cut: the 10 s maintenance timer starts ==",
+        "check: DELL UPS WARNING - on battery",
+        "check: DELL UPS CRITICAL - on battery",
+        "Disable-SCVMHost",
+        "every host fed by ups-rack1 is in maintenance mode",
+        "== mains power restored ==",
+        "Enable-SCVMHost",
+        "every host fed by ups-rack1 has left maintenance mode",
+        "== done: simulators stopped, temporary files removed ==",
+    ]
+    positions = [output.find(step) for step in story]
+    assert -1 not in positions, [s for s, p in zip(story, positions, strict=True) if p == -1]
+    assert positions == sorted(positions)
+    # SCVMM's view in maintenance: HA VMs moved to the node on the other feed.
+    assert re.search(r"hv01\.example\.com\s+cl01\s+ups-rack1\s+MAINTENANCE", output)
+    assert re.search(r"hv03\.example\.com\s+cl01\s+other feed\s+ok\s+.*web01 \(HA, Running\)",
+                     output)
+    assert demo_dirs() == before
+
+
+def test_ctrl_c_stops_everything_and_removes_the_temporary_files():
+    before = demo_dirs()
+    process = subprocess.Popen([DEMO, "--timer", "30"], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not (demo_dirs() - before):
+            assert time.monotonic() < deadline, "the demo did not start"
+            time.sleep(0.2)
+        time.sleep(5)  # into the story
+        process.send_signal(signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 130
+    assert "interrupted" in stdout
+    assert "Traceback" not in stderr
+    assert demo_dirs() == before
+
+
+def test_icinga_demo_without_icinga_says_so_and_exits_0():
+    # A PATH on which there is no icinga2, installed or not.
+    path = os.pathsep.join(directory for directory in os.environ["PATH"].split(os.pathsep)
+                           if not (Path(directory) / "icinga2").exists())
+    result = subprocess.run([DEMO, "--icinga"], capture_output=True, text=True, timeout=60,
+                            check=False, env=dict(os.environ, PATH=path))
+    assert result.returncode == 0
+    assert "icinga2 is not installed" in result.stdout
+    assert result.stderr == ""
+
+
+@pytest.mark.skipif(shutil.which("icinga2") is None, reason="icinga2 is not installed")
+def test_icinga_demo_runs_the_story_through_icinga():
+    before = demo_dirs()
+    result = run_demo("--icinga", "--timer", "10")
+    output = result.stdout
+    assert result.returncode == 0, output + result.stderr
+    story = [
+        "Icinga: ups-rack1!ups-maintenance (automation) OK HARD",
+        "Icinga: ups-rack1!ups-maintenance (automation) WARNING HARD",
+        "Icinga: ups-rack1!ups-maintenance (automation) CRITICAL HARD",
+        "Icinga: ups-rack1!ups-maintenance (automation) runs event handler on CRITICAL HARD",
+        "every host fed by ups-rack1 is in maintenance mode",
+        "every host fed by ups-rack1 has left maintenance mode",
+        "== done: Icinga 2 and the simulators stopped, temporary files removed ==",
+    ]
+    positions = [output.find(step) for step in story]
+    assert -1 not in positions, [s for s, p in zip(story, positions, strict=True) if p == -1]
+    assert positions == sorted(positions)
+    assert "(people) CRITICAL HARD" in output
+    assert "(people) runs event handler" not in output
+    assert demo_dirs() == before
