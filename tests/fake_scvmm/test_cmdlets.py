@@ -76,6 +76,7 @@ def test_get_scvirtualmachine_by_host_and_by_name(pool, psrp):
 
 
 def test_disable_with_move_migrates_ha_vms_and_saves_the_rest(fake, pool, psrp):
+    fake.set_faults(job_seconds=2.0)  # long enough to see it running on a loaded machine
     job = psrp.disable(pool, "hv01.example.com", move=True)
     assert psrp.text(psrp.prop(job, "Status")) == "Running"
     assert fake.snapshot()["hosts"]["hv01.example.com"]["maintenance"] is False  # not yet
@@ -159,7 +160,7 @@ def test_a_host_is_locked_while_its_job_runs(fake, pool, psrp):
 
 
 def test_job_progresses_on_wall_clock_time(fake, pool, psrp):
-    fake.set_faults(job_seconds=1.0)
+    fake.set_faults(job_seconds=3.0)
     job = psrp.disable(pool, "hv02.example.com")
     job_id = psrp.prop(job, "ID")
     first = psrp.run(pool, [("Get-SCJob", {"ID": job_id})]).output[0]

@@ -110,7 +110,7 @@ def test_slow_pipeline_does_not_block_another_client(fake, psrp):
 
 
 def test_connection_dropped_mid_job_and_the_job_goes_on(fake, pool, psrp):
-    fake.set_faults(drop_connection_mid_job=True, job_seconds=0.5)
+    fake.set_faults(drop_connection_mid_job=True, job_seconds=3.0)
     with pytest.raises(requests.exceptions.ConnectionError):
         psrp.disable(pool, "hv02.example.com")
     assert [job["status"] for job in fake.snapshot()["jobs"].values()] == ["Running"]

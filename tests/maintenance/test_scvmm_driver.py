@@ -224,7 +224,7 @@ def test_disable_of_ten_hosts_in_parallel(scvmm_fake, driver):
 
 
 def test_job_states_while_running_and_when_failed(scvmm_fake, driver):
-    scvmm_fake.set_faults(fail_migration_vms=["web01"], job_seconds=1.0)
+    scvmm_fake.set_faults(fail_migration_vms=["web01"], job_seconds=3.0)
     job_id = driver.disable_hosts({"hv01.example.com": True})["hv01.example.com"]
     running = driver.get_jobs([job_id])[job_id]
     assert running == JobInfo(job_id, "Running", finished=False, succeeded=False)
