@@ -455,7 +455,7 @@ def _flag(value: Any) -> bool:
 def _host_info(name: str, output: list[Any]) -> HostInfo | ScvmmError:
     if not output:
         return ScvmmCommandError(f"{name}: no such host in SCVMM")
-    host = output[0]
+    host = next((item for item in output if _names_host(item, name)), output[0])
     maintenance = _property(host, HOST_MAINTENANCE_PROPERTY)
     if maintenance is _MISSING:
         return ScvmmCommandError(
@@ -468,6 +468,16 @@ def _host_info(name: str, output: list[Any]) -> HostInfo | ScvmmError:
         cluster=cluster or None,
         overall_state=_text(_property(host, HOST_OVERALL_STATE_PROPERTY)),
     )
+
+
+def _names_host(obj: Any, name: str) -> bool:
+    """Whether a Host object is the one asked for (by FQDN or short name)."""
+    wanted = name.lower()
+    known = {
+        str(_text(_property(obj, field)) or "").lower()
+        for field in ("Name", "ComputerName", "FullyQualifiedDomainName")
+    }
+    return wanted in known or wanted.split(".")[0] in known
 
 
 def _is_vmm_server(obj: Any) -> bool:

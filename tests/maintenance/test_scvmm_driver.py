@@ -387,6 +387,18 @@ def test_unknown_job_status_is_not_taken_as_finished():
     assert not info.finished and not info.succeeded
 
 
+def test_of_several_host_objects_the_one_asked_for_is_read():
+    def host(name: str, maintenance: bool) -> SimpleNamespace:
+        return SimpleNamespace(
+            adapted_properties={"Name": name, "MaintenanceMode": maintenance},
+            extended_properties={},
+        )
+
+    info = scvmm._host_info("hv02.example.com", [host("hv01.example.com", False),
+                                                 host("hv02.example.com", True)])  # fmt: skip
+    assert info.in_maintenance is True
+
+
 def test_host_without_the_maintenance_property_is_an_error():
     host = SimpleNamespace(adapted_properties={"Name": "hv"}, extended_properties={})
     assert isinstance(scvmm._host_info("hv", [host]), ScvmmCommandError)
