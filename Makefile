@@ -10,6 +10,8 @@ $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test]'
+	# the check starts every 30 s: byte-compile once even where PYTHONDONTWRITEBYTECODE is set
+	$(BIN)/python -m compileall -q check_dell_ups
 	touch $(STAMP)
 
 install: $(STAMP)
