@@ -21,7 +21,7 @@ class ScvmmError(Exception):
     """One-line, secret-free reason that an SCVMM request failed."""
 
 
-class ScvmmUnreachable(ScvmmError):
+class ScvmmUnreachable(ScvmmError):  # noqa: N818 - reads better than ...Error here
     """Connection refused, DNS failure, TLS failure, timeout."""
 
 
