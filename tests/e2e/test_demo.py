@@ -8,7 +8,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -19,18 +18,24 @@ pytestmark = pytest.mark.e2e
 DEMO = str(Path(sys.executable).parent / "dell_ups_demo")
 
 
-def demo_dirs() -> set[Path]:
-    return set(Path(tempfile.gettempdir()).glob("dell_ups_demo-*"))
+@pytest.fixture
+def private_tmp(tmp_path: Path) -> Path:
+    """The demo's TMPDIR: others may run the demo on this machine at the same time."""
+    return tmp_path
 
 
-def run_demo(*options: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+def demo_dirs(tmp: Path) -> list[Path]:
+    return list(tmp.glob("dell_ups_demo-*"))
+
+
+def run_demo(tmp: Path, *options: str, timeout: float = 180,
+             env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run([DEMO, *options], capture_output=True, text=True, timeout=timeout,
-                          check=False)
+                          check=False, env=dict(env or os.environ, TMPDIR=str(tmp)))
 
 
-def test_demo_tells_the_whole_story_and_cleans_up():
-    before = demo_dirs()
-    result = run_demo("--timer", "10", "--interval", "2")
+def test_demo_tells_the_whole_story_and_cleans_up(private_tmp: Path):
+    result = run_demo(private_tmp, "--timer", "10", "--interval", "2")
     output = result.stdout
     assert result.returncode == 0, output + result.stderr
     assert result.stderr == ""
@@ -55,16 +60,16 @@ def test_demo_tells_the_whole_story_and_cleans_up():
     assert re.search(r"hv01\.example\.com\s+cl01\s+ups-rack1\s+MAINTENANCE", output)
     assert re.search(r"hv03\.example\.com\s+cl01\s+other feed\s+ok\s+.*web01 \(HA, Running\)",
                      output)
-    assert demo_dirs() == before
+    assert demo_dirs(private_tmp) == []
 
 
-def test_ctrl_c_stops_everything_and_removes_the_temporary_files():
-    before = demo_dirs()
+def test_ctrl_c_stops_everything_and_removes_the_temporary_files(private_tmp: Path):
     process = subprocess.Popen([DEMO, "--timer", "30"], stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
+                               stderr=subprocess.PIPE, text=True,
+                               env=dict(os.environ, TMPDIR=str(private_tmp)))
     try:
         deadline = time.monotonic() + 60
-        while not (demo_dirs() - before):
+        while not demo_dirs(private_tmp):
             assert time.monotonic() < deadline, "the demo did not start"
             time.sleep(0.2)
         time.sleep(5)  # into the story
@@ -77,24 +82,22 @@ def test_ctrl_c_stops_everything_and_removes_the_temporary_files():
     assert process.returncode == 130
     assert "interrupted" in stdout
     assert "Traceback" not in stderr
-    assert demo_dirs() == before
+    assert demo_dirs(private_tmp) == []
 
 
-def test_icinga_demo_without_icinga_says_so_and_exits_0():
+def test_icinga_demo_without_icinga_says_so_and_exits_0(private_tmp: Path):
     # A PATH on which there is no icinga2, installed or not.
     path = os.pathsep.join(directory for directory in os.environ["PATH"].split(os.pathsep)
                            if not (Path(directory) / "icinga2").exists())
-    result = subprocess.run([DEMO, "--icinga"], capture_output=True, text=True, timeout=60,
-                            check=False, env=dict(os.environ, PATH=path))
+    result = run_demo(private_tmp, "--icinga", timeout=60, env=dict(os.environ, PATH=path))
     assert result.returncode == 0
     assert "icinga2 is not installed" in result.stdout
     assert result.stderr == ""
 
 
 @pytest.mark.skipif(shutil.which("icinga2") is None, reason="icinga2 is not installed")
-def test_icinga_demo_runs_the_story_through_icinga():
-    before = demo_dirs()
-    result = run_demo("--icinga", "--timer", "10")
+def test_icinga_demo_runs_the_story_through_icinga(private_tmp: Path):
+    result = run_demo(private_tmp, "--icinga", "--timer", "10")
     output = result.stdout
     assert result.returncode == 0, output + result.stderr
     story = [
@@ -111,4 +114,4 @@ def test_icinga_demo_runs_the_story_through_icinga():
     assert positions == sorted(positions)
     assert "(people) CRITICAL HARD" in output
     assert "(people) runs event handler" not in output
-    assert demo_dirs() == before
+    assert demo_dirs(private_tmp) == []
