@@ -204,12 +204,16 @@ class _Sandbox:
         self.stop()
         self.start(timeout)
 
-    def events(self) -> list[ServiceEvent]:
+    def log_lines(self) -> list[str]:
+        """Every line of the daemon's Nagios-format log, oldest first."""
         lines: list[str] = []
         for path in self.event_log_files():
             with contextlib.suppress(FileNotFoundError):
                 lines.extend(path.read_text(errors="replace").splitlines())
-        return parse_events(lines)
+        return lines
+
+    def events(self) -> list[ServiceEvent]:
+        return parse_events(self.log_lines())
 
     def wait_for(self, predicate: Callable[[ServiceEvent], bool], timeout: float,
                  start: int = 0, what: str = "event") -> tuple[int, ServiceEvent]:

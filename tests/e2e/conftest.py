@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +78,15 @@ class World:
         self.wait(lambda: set(self.handler_phases().values()) == {"normal"}, timeout,
                   "the handler's records back to normal",
                   while_waiting=lambda: self.handler("--retry-pending"))
+
+    def first_disable_started(self) -> float | None:
+        """Wall-clock time of the handler's first Disable-SCVMHost, from its log."""
+        log = self.workspace.handler_log
+        for line in (log.read_text().splitlines() if log.exists() else []):
+            if "Disable-SCVMHost" in line and line.endswith("started"):
+                stamp = line.split(" ", 1)[0]
+                return datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S%z").timestamp()
+        return None
 
     def disable_and_enable_calls(self) -> tuple[int, int]:
         cmdlets = [call["cmdlet"] for call in self.fake.calls]

@@ -20,6 +20,7 @@ pytestmark = [
 ]
 
 TIMER = 15
+AUTOMATION_INTERVAL = 4
 AUTOMATION = "ups-maintenance"
 
 
@@ -34,12 +35,36 @@ object Host "{UPS_NAME}" {{
     vars.dell_ups_port = {ups_port}
     vars.dell_ups_timeout = 5
     vars.dell_ups_maintenance_timer = {TIMER}
-    vars.dell_ups_automation_interval = 4s
+    vars.dell_ups_automation_interval = {AUTOMATION_INTERVAL}s
     vars.dell_ups_check_interval = 8s
     vars.dell_ups_retry_interval = 4s
     vars.dell_ups_maintenance_config = "{config}"
 }}
 """
+
+
+# People get notified (here: a command that does nothing, logged by the CompatLogger).
+NOTIFICATIONS = """
+object NotificationComponent "notification" { }
+object User "admin" { }
+object NotificationCommand "notify-nobody" { command = [ "/bin/true" ] }
+apply Notification "to-admin" to Service {
+    command = "notify-nobody"
+    users = [ "admin" ]
+    assign where true
+}
+"""
+
+
+def notified_services(sandbox: IcingaSandbox) -> list[tuple[str, str]]:
+    """(service, state) of every notification sent: 'SERVICE NOTIFICATION: user;host;
+    service;state;command;output'."""
+    found = []
+    for line in sandbox.log_lines():
+        if "] SERVICE NOTIFICATION: " in line:
+            fields = line.split(": ", 1)[1].split(";")
+            found.append((fields[2], fields[3]))
+    return found
 
 
 def automation_alert(state: str):
@@ -56,7 +81,8 @@ def automation_handler_run(state: str):
 
 @pytest.fixture
 def icinga(world, tmp_path: Path):
-    sandbox = IcingaSandbox(tmp_path / "icinga2", ups_host(world.ups.port, world.config),
+    sandbox = IcingaSandbox(tmp_path / "icinga2",
+                            ups_host(world.ups.port, world.config) + NOTIFICATIONS,
                             env=world.env)
     sandbox.validate()
     sandbox.start()
@@ -84,8 +110,16 @@ def test_power_cut_puts_the_fed_hosts_into_maintenance_and_back(world, icinga):
     world.wait(lambda: all(world.fed_hosts_in_maintenance()), 60,
                "maintenance of every host fed by the UPS")
     world.assert_maintenance_done_right()
+    # Maintenance began when the timer ran out (by the handler's clock, which may run a
+    # second ahead of the UPS's counter), at the latest one automation interval after
+    # the CRITICAL alert (generous margin for a loaded machine).
+    first_disable = world.first_disable_started()
+    print(f"first Disable-SCVMHost {first_disable - cut_at:.1f} s after the power cut, "
+          f"{first_disable - critical.timestamp:.1f} s after the CRITICAL alert")
+    assert first_disable >= cut_at + TIMER - 2
+    assert first_disable <= critical.timestamp + AUTOMATION_INTERVAL + 10
     # Called again and again while on battery, it disabled each host exactly once.
-    time.sleep(2 * 4)
+    time.sleep(2 * AUTOMATION_INTERVAL)
     assert world.disable_and_enable_calls() == (len(FED_HOSTS), 0)
 
     world.ups.restore_mains()
@@ -104,6 +138,16 @@ def test_power_cut_puts_the_fed_hosts_into_maintenance_and_back(world, icinga):
     on_battery_runs = [e for e in events if e.kind == "handler" and e.service == AUTOMATION
                        and e.state in ("WARNING", "CRITICAL")]
     assert len(on_battery_runs) >= TIMER // 4
+
+    # No notification storm: the volatile automation service notifies nobody; people
+    # hear once per state change of their service (on battery, timer, back on mains).
+    sandbox.wait_for(lambda e: e.kind == "alert" and e.service == "ups" and e.state == "OK",
+                     30, what="the people's service back to OK")
+    time.sleep(1)
+    notified = notified_services(sandbox)
+    assert not [n for n in notified if n[0] == AUTOMATION]
+    assert [state for service, state in notified if service == "ups"] == [
+        "WARNING", "CRITICAL", "RECOVERY"]  # the CompatLogger's word for OK
 
 
 def test_icinga_restarted_mid_outage_still_puts_the_hosts_into_maintenance(world, icinga):
