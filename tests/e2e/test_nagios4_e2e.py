@@ -96,3 +96,41 @@ def test_power_cut_through_nagios(world, tmp_path: Path):
         on_battery_runs = [e for e in events if e.kind == "handler"
                            and e.service == AUTOMATION and e.state in ("WARNING", "CRITICAL")]
         assert len(on_battery_runs) >= TIMER // 4
+
+
+def test_nagios_restarted_mid_outage_still_puts_the_hosts_into_maintenance(
+    world, tmp_path: Path
+):
+    sandbox = NagiosSandbox(tmp_path / "nagios4", objects(world.ups.port, world.config),
+                            env=world.env)
+    with sandbox:
+        world.wait(lambda: world.ups.state()["request_count"] >= 2, 60, "a first check")
+        # SCVMM out of reach when the timer runs out: the handler runs but cannot act.
+        world.fake.set_faults(refuse_connections=True)
+        world.ups.cut_mains()
+        index, _ = sandbox.wait_for(automation("alert", "CRITICAL"), TIMER + 40,
+                                    what="CRITICAL")
+        sandbox.wait_for(automation("handler", "CRITICAL"), 20, start=index,
+                         what="a handler run on CRITICAL")
+        time.sleep(1)
+        assert not any(world.fed_hosts_in_maintenance())
+
+        # Nagios goes down with HARD CRITICAL retained; SCVMM comes back meanwhile.
+        sandbox.stop()
+        assert (sandbox.var / "retention.dat").exists()
+        world.fake.set_faults(refuse_connections=False)
+        before_restart = len(sandbox.events())
+        sandbox.start()
+
+        sandbox.wait_for(automation("handler", "CRITICAL"), 30, start=before_restart,
+                         what="a handler run after the restart")
+        world.wait(lambda: all(world.fed_hosts_in_maintenance()), 60,
+                   "maintenance after the restart")
+        world.assert_maintenance_done_right()
+
+        world.ups.restore_mains()
+        sandbox.wait_for(automation("handler", "OK"), 30, start=before_restart,
+                         what="the handler run on recovery")
+        world.wait(lambda: not any(world.fed_hosts_in_maintenance()), 60,
+                   "the hosts leaving maintenance")
+        world.settle_with_retry_pending()
