@@ -36,8 +36,8 @@ object Host "{UPS_NAME}" {{
     vars.dell_ups_timeout = 5
     vars.dell_ups_maintenance_timer = {TIMER}
     vars.dell_ups_automation_interval = {AUTOMATION_INTERVAL}s
-    vars.dell_ups_check_interval = 8s
-    vars.dell_ups_retry_interval = 4s
+    vars.dell_ups_check_interval = 4s
+    vars.dell_ups_retry_interval = 2s
     vars.dell_ups_maintenance_config = "{config}"
 }}
 """
@@ -146,8 +146,10 @@ def test_power_cut_puts_the_fed_hosts_into_maintenance_and_back(world, icinga):
     time.sleep(1)
     notified = notified_services(sandbox)
     assert not [n for n in notified if n[0] == AUTOMATION]
-    assert [state for service, state in notified if service == "ups"] == [
-        "WARNING", "CRITICAL", "RECOVERY"]  # the CompatLogger's word for OK
+    # (RECOVERY is the CompatLogger's word for OK; on a slow machine the people's
+    # service may reach HARD only after the timer ran out, skipping WARNING.)
+    assert [state for service, state in notified if service == "ups"] in (
+        ["WARNING", "CRITICAL", "RECOVERY"], ["CRITICAL", "RECOVERY"])
 
 
 def test_icinga_restarted_mid_outage_still_puts_the_hosts_into_maintenance(world, icinga):
