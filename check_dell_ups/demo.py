@@ -211,15 +211,19 @@ class PlainMonitor:
 
 
 @contextmanager
-def _sigterm_as_stop() -> Iterator[None]:
+def _signals_stop_the_demo() -> Iterator[None]:
+    """SIGINT and SIGTERM end the demo through the clean-up path, even when started in
+    the background (where a shell leaves SIGINT ignored)."""
     def stop(_signum: int, _frame: object) -> None:
         raise Stopped
 
-    previous = signal.signal(signal.SIGTERM, stop)
+    previous = {number: signal.signal(number, stop)
+                for number in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 @contextmanager
@@ -344,7 +348,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     narrator = Narrator()
     try:
-        with _sigterm_as_stop():
+        with _signals_stop_the_demo():
             if args.icinga:
                 from check_dell_ups.demo_icinga import run_icinga
 
