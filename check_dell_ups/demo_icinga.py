@@ -16,14 +16,12 @@ from pathlib import Path
 from check_dell_ups.demo import (
     PASSWORD_ENV,
     DemoError,
-    HandlerLog,
-    Narrator,
-    ScvmmWatcher,
     handler_phases,
     retry_pending,
     show_handler_status,
     simulators,
 )
+from check_dell_ups.demo_console import HandlerLog, Narrator, ScvmmWatcher
 from check_dell_ups.demo_world import FED_HOSTS, SCVMM_PASSWORD, UPS_NAME, Workspace
 from check_dell_ups.icinga_sandbox import (
     ICINGA2,
