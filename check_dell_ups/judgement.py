@@ -238,7 +238,7 @@ class UpsSummary(Summary):
         if self.maintenance_timer >= 0:
             text += f" of {duration(self.maintenance_timer)} maintenance timer"
         if r.counter_restarted:
-            text += " (the card restarted its counter)"
+            text += " (the card's counter reads 0)"
         return text
 
     @staticmethod

@@ -101,7 +101,7 @@ def test_card_reboot_on_battery_is_still_on_battery(dell_raw: dict) -> None:
     assert check.exitcode == 1
     assert first_line(output).startswith(
         "DELL UPS WARNING - on battery for 1s of 5m00s maintenance timer "
-        "(the card restarted its counter), ")
+        "(the card's counter reads 0), ")
     assert "on_battery=1s;" in output
 
 

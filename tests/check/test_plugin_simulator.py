@@ -101,7 +101,7 @@ def test_card_reboot_during_the_outage_stays_on_battery(run_check, simulator, cl
     assert result.returncode == 1
     assert result.stdout.startswith(
         "DELL UPS WARNING - on battery for 1s of 5m00s maintenance timer "
-        "(the card restarted its counter), charge 77%, runtime 23m20s, load 35% | "
+        "(the card's counter reads 0), charge 77%, runtime 23m20s, load 35% | "
         "on_battery=1s;0;299;0 ")
     clock.advance(30)
     result = check(run_check, simulator)
