@@ -3,10 +3,15 @@ folder's own conftest.py."""
 
 from __future__ import annotations
 
+import contextlib
+import importlib.util
 import os
 import shutil
 import socket
+import subprocess
 import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -41,3 +46,65 @@ def clean_env() -> dict[str, str]:
         if name.startswith("DELL_UPS_"):
             del env[name]
     return env
+
+
+# snmpsim 1.2 imports pysmi only to print its version, without declaring it as a
+# dependency: stand in for it when it is missing (with pysmi installed, pysnmp also
+# attaches its MIB compiler, which none of our tests needs).
+SNMPSIM_RUNNER = """
+import sys, types
+try:
+    import pysmi
+except ImportError:
+    sys.modules["pysmi"] = types.SimpleNamespace(__version__="absent")
+from snmpsim.commands.responder import main
+sys.argv[0] = "snmpsim-command-responder"
+sys.exit(main())
+"""
+
+
+@contextlib.contextmanager
+def running_snmpsim(
+    data_dir: Path,
+    work_dir: Path,
+    is_ready: Callable[[int], bool],
+    extra_args: Sequence[str] = (),
+) -> Iterator[int]:
+    """Run a real snmpsim agent serving data_dir on a free UDP port of 127.0.0.1 and
+    yield the port once is_ready(port) says it answers (at most 60 s); stop it after."""
+    if importlib.util.find_spec("snmpsim") is None:
+        pytest.skip("snmpsim is not installed (pip install -e .[test])")
+    port = free_port(socket.SOCK_DGRAM)
+    log_path = work_dir / "snmpsim.log"
+    command = [
+        sys.executable, "-c", SNMPSIM_RUNNER,
+        f"--data-dir={data_dir}", f"--cache-dir={work_dir}",
+        f"--agent-udpv4-endpoint=127.0.0.1:{port}", *extra_args,
+    ]
+    # snmpsim refuses to run as root (CI is root) unless told it may.
+    env = dict(os.environ, SNMPSIM_ALLOW_ROOT="true")
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
+        try:
+            deadline = time.monotonic() + 60
+            while not is_ready(port):
+                if process.poll() is not None:
+                    raise RuntimeError(f"snmpsim exited: {log_path.read_text()[-2000:]}")
+                if time.monotonic() > deadline:
+                    raise RuntimeError("snmpsim did not answer within 60 s")
+                time.sleep(0.2)
+            yield port
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def snmpsim_launcher() -> Callable[..., contextlib.AbstractContextManager[int]]:
+    """running_snmpsim for the folders' conftest files (importlib mode cannot import
+    this module, but fixtures reach every folder)."""
+    return running_snmpsim

@@ -3,12 +3,9 @@ and helpers to run the installed plugin as a subprocess."""
 
 from __future__ import annotations
 
-import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -124,45 +121,19 @@ def python() -> str:
 
 
 @pytest.fixture(scope="session")
-def snmpsim_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+def snmpsim_port(tmp_path_factory: pytest.TempPathFactory, snmpsim_launcher) -> Iterator[int]:
     """snmpsim serving tests/check/data: the community selects the .snmprec file."""
     from check_dell_ups.snmp.client import fetch
     from check_dell_ups.snmp.errors import SnmpError
     from check_dell_ups.snmp.target import SnmpTarget
 
-    port = free_udp_port()
-    env = dict(os.environ, SNMPSIM_ALLOW_ROOT="true")
-    process = subprocess.Popen(
-        [program_path("snmpsim-command-responder"), f"--data-dir={DATA}",
-         f"--cache-dir={tmp_path_factory.mktemp('snmpsim-cache')}",
-         f"--agent-udpv4-endpoint=127.0.0.1:{port}", "--logging-method=null"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 60
+    def answers(port: int) -> bool:
         probe = SnmpTarget("127.0.0.1", port, community="not-a-ups", timeout=1.0)
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"snmpsim exited with {process.returncode}")
-            try:
-                if fetch(probe, ["1.3.6.1.2.1.1.1.0"]):
-                    break
-            except SnmpError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("snmpsim did not answer within 60 s")
-            time.sleep(0.2)
-        yield port
-    finally:
-        process.terminate()
         try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+            return bool(fetch(probe, ["1.3.6.1.2.1.1.1.0"]))
+        except SnmpError:
+            return False
 
-
-def free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    work_dir = tmp_path_factory.mktemp("snmpsim")
+    with snmpsim_launcher(DATA, work_dir, answers, ["--logging-method=null"]) as port:
+        yield port

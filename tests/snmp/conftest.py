@@ -3,14 +3,9 @@ agent that can misbehave, and a counting/mutating UDP proxy."""
 
 from __future__ import annotations
 
-import importlib.util
-import os
 import select
 import socket
-import subprocess
-import sys
 import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,19 +21,6 @@ from check_dell_ups.snmp.errors import SnmpError
 from check_dell_ups.snmp.target import SnmpTarget
 
 DATA_DIR = Path(__file__).parent / "data"
-# snmpsim 1.2 imports pysmi only to print its version, without declaring it as a
-# dependency: stand in for it when it is missing (pysmi installed also makes
-# pysnmp attach its MIB compiler, which these tests do not need).
-SNMPSIM_RUNNER = """
-import sys, types
-try:
-    import pysmi
-except ImportError:
-    sys.modules["pysmi"] = types.SimpleNamespace(__version__="absent")
-from snmpsim.commands.responder import main
-sys.argv[0] = "snmpsim-command-responder"
-sys.exit(main())
-"""
 AUTH_PASSPHRASE = "auth-secret-1"
 PRIV_PASSPHRASE = "priv-secret-2"
 
@@ -93,58 +75,28 @@ class Snmpsim:
         )
 
 
-def _udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
-def snmpsim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Snmpsim]:
+def snmpsim(tmp_path_factory: pytest.TempPathFactory, snmpsim_launcher) -> Iterator[Snmpsim]:
     """snmpsim serving tests/snmp/data (public.snmprec for v1/v2c, self.snmprec
     for the empty SNMPv3 context) with one v3 user per auth/priv combination."""
-    if importlib.util.find_spec("snmpsim") is None:
-        pytest.skip("snmpsim is not installed (pip install -e .[test])")
-    cache = tmp_path_factory.mktemp("snmpsim-cache")
-    port = _udp_port()
-    command = [
-        sys.executable,
-        "-c",
-        SNMPSIM_RUNNER,
-        f"--data-dir={DATA_DIR}",
-        f"--cache-dir={cache}",
-        f"--agent-udpv4-endpoint=127.0.0.1:{port}",
-    ]
+    arguments = []
     for user in SNMPSIM_USERS:
-        command.append(f"--v3-user={user.name}")
+        arguments.append(f"--v3-user={user.name}")
         if user.auth:
-            command += [f"--v3-auth-key={AUTH_PASSPHRASE}", f"--v3-auth-proto={user.auth}"]
+            arguments += [f"--v3-auth-key={AUTH_PASSPHRASE}", f"--v3-auth-proto={user.auth}"]
         if user.priv:
-            command += [f"--v3-priv-key={PRIV_PASSPHRASE}", f"--v3-priv-proto={user.priv}"]
-    log = (cache / "snmpsim.log").open("wb")
-    env = dict(os.environ, SNMPSIM_ALLOW_ROOT="true")
-    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
-    sim = Snmpsim(port, SNMPSIM_USERS)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"snmpsim exited: {(cache / 'snmpsim.log').read_text()[-2000:]}")
-            try:
-                fetch(sim.target(timeout=0.5), ["1.3.6.1.2.1.1.1.0"])
-                break
-            except SnmpError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError("snmpsim did not answer within 60 s") from None
-        yield sim
-    finally:
-        process.terminate()
+            arguments += [f"--v3-priv-key={PRIV_PASSPHRASE}", f"--v3-priv-proto={user.priv}"]
+
+    def answers(port: int) -> bool:
         try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
+            fetch(Snmpsim(port, SNMPSIM_USERS).target(timeout=0.5), ["1.3.6.1.2.1.1.1.0"])
+        except SnmpError:
+            return False
+        return True
+
+    work_dir = tmp_path_factory.mktemp("snmpsim-cache")
+    with snmpsim_launcher(DATA_DIR, work_dir, answers, arguments) as port:
+        yield Snmpsim(port, SNMPSIM_USERS)
 
 
 # --- a scriptable agent ---------------------------------------------------------
