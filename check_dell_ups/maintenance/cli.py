@@ -148,6 +148,9 @@ def _check_combination(args: argparse.Namespace) -> None:
 
 def _run(args: argparse.Namespace, config: Config, store: StateStore,
          log: HandlerLog) -> tuple[str, bool]:
+    # When the monitoring core handed us the event: it describes the UPS as of now, not
+    # as of whenever we get the lock (see handle_event on events that arrive late).
+    received_at = datetime.now(timezone.utc)
     started = time.monotonic()
     budget = config.maintenance.budget
     deadline = started + budget
@@ -165,7 +168,7 @@ def _run(args: argparse.Namespace, config: Config, store: StateStore,
                      f"{event.attempt if event.attempt is not None else '-'}; perfdata "
                      f"{args.perfdata!r}", ups=args.ups)
             return handle_event(config, store, log, event, connect=connect,
-                                deadline=deadline, dry_run=args.dry_run)
+                                deadline=deadline, dry_run=args.dry_run, now=received_at)
     except StateError as error:
         log.error(str(error), ups=args.ups)
         return f"{args.ups or 'retry-pending'}: FAILED: {error}", True
@@ -184,6 +187,16 @@ def handle_event(config: Config, store: StateStore, log: HandlerLog, event: Even
         message = f"{error}; nothing done for UPS {ups}"
         log.error(message, ups=ups)
         return f"{ups}: FAILED: {message}", True
+    now = now or datetime.now(timezone.utc)
+    if _superseded(own_record, now, config.maintenance.budget):
+        # Calls overlap when the check interval is shorter than a call: an older event
+        # that waited for the lock must not undo a newer one (a CRITICAL that got the
+        # lock after the OK would put the hosts back into maintenance on mains).
+        message = (f"event of {now.isoformat(timespec='seconds')} superseded by the newer "
+                   f"event of {own_record.last_event_at.isoformat(timespec='seconds')}"
+                   if own_record.last_event_at else "event superseded")
+        log.info(f"decision: {message}: nothing done", ups=ups)
+        return f"{ups}: {message}: nothing done", False
     stored: dict[str, UpsRecord] = {ups: own_record}
     for host in config.ups[ups].hosts:
         for other in config.ups_of_host(host):
@@ -197,7 +210,7 @@ def handle_event(config: Config, store: StateStore, log: HandlerLog, event: Even
                 log.error(f"{error}; UPS {other} counts as on mains", ups=other)
                 stored[other] = UpsRecord()
 
-    decision = decide(event, stored, config, now or datetime.now(timezone.utc))
+    decision = decide(event, stored, config, now)
     for reason in decision.reasons:
         log.info(f"decision: {reason}", ups=ups)
     store.save_ups(ups, decision.ups_record)
@@ -210,6 +223,16 @@ def handle_event(config: Config, store: StateStore, log: HandlerLog, event: Even
                     dry_run,
                     show_hosts=any(target != TARGET_HOLD for target in decision.targets.values())
                     or bool(outcome.actions) or bool(outcome.errors))
+
+
+def _superseded(record: UpsRecord, received_at: datetime, budget: float) -> bool:
+    """True when a newer event of this UPS was already handled. An event can be older
+    than the last one by at most the time it waited for the lock (< budget); a larger gap
+    means the clock was set back, and then the event is handled as usual."""
+    if record.last_event_at is None:
+        return False
+    lead = (record.last_event_at - received_at).total_seconds()
+    return 0 < lead <= 2 * budget
 
 
 def retry_pending(config: Config, store: StateStore, log: HandlerLog, *,

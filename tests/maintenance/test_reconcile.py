@@ -450,3 +450,26 @@ def test_dry_run_names_the_vmm_host_last(harness, at) -> None:
     assert not failed
     assert line.endswith(f"would disable {H1}, would disable {H3}"), line
     assert h.disables() == []
+
+
+def test_an_older_event_that_waited_for_the_lock_does_not_undo_a_newer_one(harness, at) -> None:
+    # Calls overlap when the check interval is shorter than a call: the OK of t=130 got
+    # the lock first; the CRITICAL of t=125 arrives after it and must change nothing.
+    h = harness()
+    h.event(at, ON_BATTERY_LONG)
+    line, failed = h.event(at, ON_MAINS, state="OK", after=130)
+    assert not failed and h.scvmm.calls_of("enable_hosts") == [[H1, H2]], line
+    calls_before = len(h.scvmm.calls)
+
+    line, failed = h.event(at, ON_BATTERY_LONG, after=-5)
+    assert not failed
+    assert "superseded by the newer event" in line and "nothing done" in line
+    assert len(h.scvmm.calls) == calls_before
+    assert not h.scvmm.hosts[H1]["maintenance"] and h.host(H1).phase == "normal"
+
+
+def test_an_event_far_behind_the_last_one_is_handled_as_a_clock_set_back(harness, at) -> None:
+    h = harness()
+    h.event(at, ON_MAINS, state="OK", after=1000)
+    line, failed = h.event(at, ON_BATTERY_SHORT, state="WARNING", after=-900)
+    assert not failed and "superseded" not in line and "no maintenance yet" in line
