@@ -156,7 +156,7 @@ def _run(args: argparse.Namespace, config: Config, store: StateStore,
     deadline = started + budget
     # Leave time to act after waiting for another handler.
     lock_wait = max(0.0, budget - min(10.0, budget / 4))
-    connect = _connector(config)
+    connect = _connector(config, deadline)
     try:
         with store.locked(lock_wait):
             if args.retry_pending:
@@ -284,7 +284,7 @@ def _names(names: list[str], shown: int = 4) -> str:
     return f"{' '.join(names[:shown])} and {len(names) - shown} more"
 
 
-def _connector(config: Config) -> Callable[[], ScvmmDriver]:
+def _connector(config: Config, deadline: float | None = None) -> Callable[[], ScvmmDriver]:
     def connect() -> ScvmmDriver:
         try:
             password = read_password(config.scvmm)
@@ -303,7 +303,8 @@ def _connector(config: Config) -> Callable[[], ScvmmDriver]:
         except ImportError as error:
             raise ScvmmError(f"the SCVMM driver cannot be loaded: {error}") from None
         try:
-            return open_driver(endpoint)
+            # No request may outlive the budget, however slowly SCVMM answers.
+            return open_driver(endpoint, deadline=deadline)
         except ScvmmError:
             raise
         except Exception as error:  # one line, no traceback

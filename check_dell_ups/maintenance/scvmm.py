@@ -72,13 +72,54 @@ VM_LIST_FRESH_SECONDS = 10.0
 _MAX_MESSAGE = 240
 
 
-def open_driver(endpoint: ScvmmEndpoint) -> PsrpScvmmDriver:
-    """Open a session with the VMM server (runspace pool + Get-SCVMMServer)."""
-    return PsrpScvmmDriver(endpoint)
+def open_driver(endpoint: ScvmmEndpoint, deadline: float | None = None) -> PsrpScvmmDriver:
+    """Open a session with the VMM server (runspace pool + Get-SCVMMServer).
+
+    deadline (time.monotonic()): no request of this session runs past it, however
+    slowly the server answers; a request due after it fails as ScvmmUnreachable."""
+    return PsrpScvmmDriver(endpoint, deadline=deadline)
 
 
 class _BoundedWSMan(WSMan):
-    """WSMan whose Receive retries a read timeout RECEIVE_RETRIES times, not 5."""
+    """WSMan whose Receive retries a read timeout RECEIVE_RETRIES times, not 5, and
+    whose requests all end by the deadline.
+
+    pypsrp's end_invoke polls a pipeline until it ends: a VMM cmdlet that hangs (Get-SCJob,
+    Get-SCVMHost and Get-SCVMMServer are synchronous) would keep it polling forever, and
+    the monitoring core would kill the handler without its summary or pending state."""
+
+    deadline: float | None = None
+    errors: _ErrorMapper | None = None
+
+    def invoke(self, *args, retries_on_read_timeout=0, **kwargs):  # type: ignore[no-untyped-def]
+        if self.deadline is not None:
+            retries_on_read_timeout = self._fit_to_deadline(retries_on_read_timeout)
+        return super().invoke(*args, retries_on_read_timeout=retries_on_read_timeout, **kwargs)
+
+    def _fit_to_deadline(self, retries: int) -> int:
+        """Shrink this request's timeouts to what is left; refuse it past the deadline."""
+        base = getattr(self, "_base_timeouts", None)
+        if base is None:
+            base = self._base_timeouts = (self.operation_timeout,
+                                          self.transport.connection_timeout,
+                                          self.transport.read_timeout)
+        operation, connection, read = base
+        assert self.deadline is not None
+        remaining = self.deadline - time.monotonic()
+        if remaining <= 0:
+            where = self.errors.where if self.errors else "SCVMM"
+            raise ScvmmUnreachable(f"{where}: no answer within the handler's budget")
+        # One attempt (connect, retried once by urllib3, then read) within half of what
+        # is left, so that a retried Receive still ends about when the budget does.
+        read = min(read, max(remaining / 2, 1.5))
+        connection = min(connection, max(remaining / 8, 0.5))
+        self.transport.read_timeout = read
+        self.transport.connection_timeout = connection
+        # The server holds a Receive up to the operation timeout: answer before our read
+        # timeout fires.
+        self.operation_timeout = max(1, min(operation, int(read - 0.5)))
+        attempt = 2 * connection + read
+        return retries if remaining >= 2 * attempt + RECONNECTION_BACKOFF else 0
 
     def receive(self, resource_uri, resource, option_set=None, selector_set=None, timeout=None):  # type: ignore[no-untyped-def]
         response = self.invoke(
@@ -112,7 +153,8 @@ class _Connection:
     """One connection: a WSMan transport and a RunspacePool on which Get-SCVMMServer ran.
     pypsrp objects are not thread-safe: one thread at a time."""
 
-    def __init__(self, endpoint: ScvmmEndpoint, errors: _ErrorMapper) -> None:
+    def __init__(self, endpoint: ScvmmEndpoint, errors: _ErrorMapper,
+                 deadline: float | None = None) -> None:
         self._endpoint = endpoint
         self._errors = errors
         operation_timeout = max(1, round(endpoint.operation_timeout))
@@ -135,6 +177,8 @@ class _Connection:
                 reconnection_retries=1,
                 reconnection_backoff=RECONNECTION_BACKOFF,
             )
+        self.wsman.errors = errors
+        self.wsman.deadline = deadline
         try:
             with errors.mapped():
                 _settle_environment(self.wsman)
@@ -212,13 +256,13 @@ class PsrpScvmmDriver:
     connections in threads was measured too and gained nothing: the time per pipeline
     is CPU on both ends, not waiting (docs/scvmm.md)."""
 
-    def __init__(self, endpoint: ScvmmEndpoint) -> None:
+    def __init__(self, endpoint: ScvmmEndpoint, deadline: float | None = None) -> None:
         self._endpoint = endpoint
-        self._errors = _ErrorMapper(endpoint)
+        self._errors = _ErrorMapper(endpoint, deadline)
         self._clock = time.monotonic
         self._vm_lists: dict[str, tuple[float, list[Any] | ScvmmError]] = {}
         self._vms_to_prefetch: list[str] = []
-        self._connection: _Connection | None = _Connection(endpoint, self._errors)
+        self._connection: _Connection | None = _Connection(endpoint, self._errors, deadline)
 
     # ---- the ScvmmDriver Protocol ----------------------------------------------------------
 
@@ -365,8 +409,9 @@ class PsrpScvmmDriver:
 class _ErrorMapper:
     """Turns pypsrp/requests exceptions into one-line ScvmmErrors without the password."""
 
-    def __init__(self, endpoint: ScvmmEndpoint) -> None:
+    def __init__(self, endpoint: ScvmmEndpoint, deadline: float | None = None) -> None:
         self._endpoint = endpoint
+        self._deadline = deadline
         self.where = f"SCVMM {endpoint.server}:{endpoint.port}"
         # The server may hold a Receive for the operation timeout before it answers.
         self.read_timeout = max(1, round(endpoint.operation_timeout)) + 5
@@ -386,6 +431,9 @@ class _ErrorMapper:
         except requests.exceptions.SSLError as problem:
             raise ScvmmUnreachable(f"{where}: TLS failure: {_tls_reason(problem)}") from None
         except requests.exceptions.Timeout:
+            if self._deadline is not None and time.monotonic() >= self._deadline - 1:
+                raise ScvmmUnreachable(
+                    f"{where}: no answer within the handler's budget") from None
             raise ScvmmUnreachable(f"{where}: no answer within {self.read_timeout} s") from None
         except requests.exceptions.ConnectionError as problem:
             raise ScvmmUnreachable(

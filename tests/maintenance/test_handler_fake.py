@@ -236,6 +236,26 @@ def test_scvmm_down_then_up(site) -> None:
     assert s.hosts()[H1]["maintenance"] and s.hosts()[H2]["maintenance"]
 
 
+
+def test_a_hung_scvmm_cannot_hold_the_handler_past_its_budget(site) -> None:
+    """Synchronous VMM cmdlets have no timeout and pypsrp polls a pipeline until it ends:
+    a VMM that never answers Get-SCVMMServer must not keep the handler (or a
+    --retry-pending holding the lock) running until the monitoring core kills it."""
+    s = site(latency=600)
+    s.write_config(UPS_A, budget=4)
+    started = time.monotonic()
+    result = subprocess.run(
+        [*PROGRAM, "--config", str(s.config), "--ups", "ups-a", "--state", "CRITICAL",
+         "--state-type", "HARD", "--perfdata", LONG],
+        capture_output=True, text=True, env=s.env, timeout=30, check=False)
+    elapsed = time.monotonic() - started
+    assert result.returncode == 1 and result.stderr == "", result
+    assert "no answer within the handler's budget" in result.stdout
+    assert result.stdout.count("\n") == 1 and PASSWORD not in result.stdout
+    assert elapsed < 4 + 3, elapsed
+    # The work is kept as pending for the next call or --retry-pending.
+    assert s.status()["ups"]["ups-a"]["hosts"][H1]["phase"] == "entering"
+
 def test_wrong_password_is_one_line_exit_1(site) -> None:
     s = site()
     s.write_config(UPS_A, password="not-the-password")

@@ -337,6 +337,32 @@ def test_a_silent_server_times_out_as_unreachable():
         listener.close()
 
 
+
+def test_no_request_outlives_the_deadline(scvmm_fake):
+    """A VMM cmdlet that never ends (Get-SCVMMServer here) is given up at the deadline."""
+    scvmm_fake.set_faults(latency=600)
+    started = time.monotonic()
+    with pytest.raises(ScvmmUnreachable, match="budget") as caught:
+        open_driver(endpoint_for(scvmm_fake.port, operation_timeout=10.0),
+                    deadline=started + 2.0)
+    assert time.monotonic() - started < 4.0
+    assert_one_line_without_password(caught.value)
+
+
+def test_requests_past_the_deadline_are_refused_at_once(scvmm_fake):
+    driver = open_driver(endpoint_for(scvmm_fake.port), deadline=time.monotonic() + 3.0)
+    try:
+        assert driver.get_hosts(["hv01.example.com"])["hv01.example.com"].name
+        time.sleep(3.0)
+        started = time.monotonic()
+        with pytest.raises(ScvmmUnreachable, match="budget"):
+            driver.get_jobs(["00000000-0000-0000-0000-000000000000"])
+        assert time.monotonic() - started < 0.5
+    finally:
+        started = time.monotonic()
+        driver.close()  # no request left to close the pool with: closes at once
+        assert time.monotonic() - started < 0.5
+
 def test_connection_dropped_mid_job_then_a_new_session_sees_the_job(scvmm_fake, driver):
     scvmm_fake.set_faults(drop_connection_mid_job=True, job_seconds=0.5)
     with pytest.raises(ScvmmUnreachable) as caught:
