@@ -83,6 +83,7 @@ class Reconciler:
         self._enable_queue: list[str] = []
         self._start_queue: set[str] = set()
         self._settled_by_dry_run: set[str] = set()
+        self._ours_before_disable: dict[str, bool] = {}
 
     # --- entry point ---------------------------------------------------------------------
 
@@ -299,6 +300,7 @@ class Reconciler:
             running = record.vms_running
             if record.phase == "normal" or running is None:
                 running = self._running_vms(driver, host)
+            self._ours_before_disable[host] = record.ours
             self._set(host, record.moved(
                 "entering", now, ours=True, wanted=WANT_MAINTENANCE, ups=self.ups or record.ups,
                 job=None, job_kind=kind, error=None, vms_running=running, vms_saved=None,
@@ -357,7 +359,13 @@ class Reconciler:
                 # The command itself was refused (e.g. the host is locked by a job we lost
                 # track of): keep the phase, so the next call reads the host and retries.
                 self._log_error(host, f"{cmdlet}{note} refused: {result}")
-                self._set(host, replace(record, job=None, error=f"{cmdlet}: {result}")
+                # A refused Disable started nothing: the host is ours only if it was
+                # before (e.g. our earlier job locks it). Else whoever locks it may be an
+                # admin entering maintenance, and that host must never become ours.
+                ours = self._ours_before_disable.pop(host, record.ours) \
+                    if cmdlet == "Disable-SCVMHost" else record.ours
+                self._set(host, replace(record, job=None, ours=ours,
+                                        error=f"{cmdlet}: {result}")
                           .noted(now, cmdlet, error=str(result)), "")
                 self.outcome.errors.append(f"{host}: {cmdlet} refused: {result}")
                 continue

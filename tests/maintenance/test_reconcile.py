@@ -399,10 +399,49 @@ def test_refused_disable_is_retried_by_the_next_call(harness, at) -> None:
     h = harness(scvmm=RefusingScvmm(hosts=base.hosts, vms=base.vms))
     line, failed = h.event(at, ON_BATTERY_LONG)
     assert failed and "Error ID: 2606" in line
-    assert (h.host(H1).phase, h.host(H1).ours) == ("entering", True)
+    # Pending, but not ours: the refused Disable started nothing.
+    assert (h.host(H1).phase, h.host(H1).ours) == ("entering", False)
     line, failed = h.event(at, ON_BATTERY_LONG, after=60)
     assert not failed, line
     assert len(h.disables()) == 2 and h.host(H1).phase == "maintenance"
+    assert h.host(H1).ours
+
+
+def test_host_an_admin_locked_while_our_disable_was_refused_stays_the_admins(harness, at) -> None:
+    # Our Disable is refused because an admin's maintenance job holds the host; it ends
+    # in maintenance by the admin. It must never be taken for ours and enabled.
+    base = inventory()
+    h = harness(scvmm=RefusingScvmm(hosts=base.hosts, vms=base.vms))
+    line, failed = h.event(at, ON_BATTERY_LONG)
+    assert failed and "Error ID: 2606" in line
+    h.scvmm.hosts[H1]["maintenance"] = True  # the admin's job ended
+    line, failed = h.event(at, ON_BATTERY_LONG, after=60)
+    assert not failed, line
+    assert (h.host(H1).phase, h.host(H1).ours) == ("admin", False)
+    line, failed = h.event(at, ON_MAINS, state="OK", after=60)
+    assert not failed, line
+    assert H1 not in [host for call in h.scvmm.calls_of("enable_hosts") for host in call]
+    assert h.scvmm.hosts[H1]["maintenance"]
+
+
+def test_refused_fallback_disable_keeps_the_host_ours(harness, at) -> None:
+    # Our migrate-mode Disable ran and failed; the save-mode retry is refused (our own
+    # job may still lock the host): the host stays ours, so power return enables it.
+    base = inventory()
+    scvmm = RefusingScvmm(hosts=base.hosts, vms=base.vms, fail_migration_hosts={H1})
+    scvmm.refusals = 0
+    h = harness(scvmm=scvmm, ups={"ups-a": {"hosts": [H1]}})
+    original = scvmm.disable_hosts
+
+    def disable_then_refuse(move_within_cluster):
+        if not move_within_cluster[H1]:
+            scvmm.refusals = 1
+        return original(move_within_cluster)
+
+    scvmm.disable_hosts = disable_then_refuse
+    line, failed = h.event(at, ON_BATTERY_LONG)
+    assert failed and "Error ID: 2606" in line
+    assert (h.host(H1).phase, h.host(H1).ours) == ("entering", True)
 
 
 def test_none_hands_over_even_while_our_disable_job_runs(harness, at) -> None:
