@@ -35,13 +35,19 @@ from check_dell_ups.maintenance.records import (
     WANT_MAINTENANCE,
     WANT_NORMAL,
     HostRecord,
+    RecordError,
     UpsRecord,
+    parse_iso,
 )
 from check_dell_ups.maintenance.state import StateError, StateStore
 
 _FIRST_POLL_INTERVAL = 0.5
 _MAX_POLL_INTERVAL = 2.0
 _SAVE_MARGIN = 0.5  # seconds kept at the end of the budget to write the state
+# A job SCVMM still reports unfinished this long after we started it is no longer waited
+# for (a VMM job can hang, e.g. when its host loses power): the host's state decides
+# again, else the host would stay entering or leaving, never enabled, forever.
+_STALE_JOB_SECONDS = 1800
 
 
 class _DisconnectedError(Exception):
@@ -481,6 +487,13 @@ class Reconciler:
             self._read_done.discard(host)
             return
         if not result.finished:
+            if self._job_age(record, job, now) >= _STALE_JOB_SECONDS:
+                self._log_error(host, f"job still {result.status or 'unfinished'} after "
+                                f"{_STALE_JOB_SECONDS}s: no longer waited for; re-reading "
+                                "the host", job=job)
+                self._set(host, replace(record, job=None).noted(
+                    now, "job given up", job=job, status=result.status), "")
+                self._read_done.discard(host)
             return
         self.log.info(f"job ended: {result.status}" + (f" ({result.error})" if result.error
                                                        else ""), ups=ups, host=host, job=job)
@@ -522,7 +535,10 @@ class Reconciler:
     def _start_job_result(self, host: str, job: str, result: JobInfo | ScvmmError) -> None:
         record = self._records[host]
         if isinstance(result, JobInfo) and not result.finished:
-            return
+            if self._job_age(record, job, self.clock()) < _STALE_JOB_SECONDS:
+                return
+            result = replace(result, error=f"still {result.status or 'unfinished'} after "
+                             f"{_STALE_JOB_SECONDS}s: no longer waited for")
         remaining = tuple(other for other in record.start_jobs if other != job)
         if isinstance(result, ScvmmError) or not result.succeeded:
             why = result if isinstance(result, ScvmmError) else \
@@ -537,6 +553,18 @@ class Reconciler:
             self._set(host, record, "")
         else:
             self._finish_normal(host, "VM starts ended", record=record)
+
+    @staticmethod
+    def _job_age(record: HostRecord, job: str, now: datetime) -> float:
+        """Seconds since we started the job (from the record's history); 0 if unknown."""
+        for entry in reversed(record.history):
+            if entry.get("job") == job and entry.get("action") != "job ended":
+                try:
+                    started = parse_iso(entry.get("at"))
+                except RecordError:
+                    return 0.0
+                return (now - started).total_seconds() if started else 0.0
+        return 0.0
 
     def _saved_vms(self, host: str, record: HostRecord) -> tuple[str, ...] | None:
         if record.vms_running is None:

@@ -512,3 +512,42 @@ def test_an_event_far_behind_the_last_one_is_handled_as_a_clock_set_back(harness
     h.event(at, ON_MAINS, state="OK", after=1000)
     line, failed = h.event(at, ON_BATTERY_SHORT, state="WARNING", after=-900)
     assert not failed and "superseded" not in line and "no maintenance yet" in line
+
+
+def test_a_disable_job_that_never_ends_does_not_block_power_return(harness, at) -> None:
+    # SCVMM keeps reporting our Disable job as running (a VMM job can hang, e.g. when
+    # its host loses power), though the host shows in maintenance.
+    h = harness(budget=3)
+    h.scvmm.job_polls = 10**6
+    line, _ = h.event(at, ON_BATTERY_LONG)
+    assert "in progress" in line
+    h.scvmm.hosts[H1]["maintenance"] = h.scvmm.hosts[H2]["maintenance"] = True
+    line, failed = h.event(at, ON_MAINS, state="OK", after=60)
+    assert not failed and h.host(H1).phase == "leaving" and h.host(H1).job, line
+    h.seconds += 1800
+    line, failed = h.retry(at)
+    assert h.scvmm.calls_of("enable_hosts") == [[H1, H2]], line
+    h.scvmm.finish_all_jobs()
+    h.seconds += 120
+    line, failed = h.retry(at)
+    assert not failed, line
+    assert not h.scvmm.hosts[H1]["maintenance"]
+    assert (h.host(H1).phase, h.host(H1).job) == ("normal", None)
+
+
+def test_a_vm_start_job_that_never_ends_is_given_up(harness, at) -> None:
+    h = harness(on_power_restored="exit-and-start", budget=3)
+    h.event(at, ON_BATTERY_LONG)
+    start_vms = h.scvmm.start_vms
+
+    def start_vms_that_hang(names):
+        h.scvmm.job_polls = 10**6
+        return start_vms(names)
+
+    h.scvmm.start_vms = start_vms_that_hang
+    line, _ = h.event(at, ON_MAINS, state="OK", after=60)
+    assert h.host(H1).phase == "leaving" and h.host(H1).start_jobs, line
+    h.seconds += 1800
+    line, failed = h.retry(at)
+    assert failed and "no longer waited for" in line
+    assert (h.host(H1).phase, h.host(H1).start_jobs) == ("normal", ())
