@@ -199,10 +199,13 @@ class Reconciler:
                       "handed over to the admins")
         elif entered or (record.phase == "failed" and record.wanted == WANT_NORMAL):
             keep_job = record.phase == "entering" and record.job is not None
+            # Entering and ours without a job: a Disable we sent may run unseen (the
+            # handler was killed, or the link dropped, before its job id reached us).
+            keep_kind = keep_job or (record.phase == "entering" and record.ours)
             self._set(host, record.moved(
                 "leaving", now, wanted=WANT_NORMAL, error=None,
                 job=record.job if keep_job else None,
-                job_kind=record.job_kind if keep_job else None),
+                job_kind=record.job_kind if keep_kind else None),
                 f"power restored: leaving maintenance (on_power_restored={restore})")
 
     def _needs_read(self, host: str) -> bool:
@@ -275,6 +278,13 @@ class Reconciler:
         elif target == TARGET_NORMAL:
             if info.in_maintenance:
                 self._enable_queue.append(host)
+            elif self._unseen_disable_may_run(record, now):
+                # Its job would put the host into maintenance after we called it normal,
+                # and nothing would bring it back: look again (--retry-pending) for a while.
+                self.log.info("not in maintenance, but a Disable we sent may still run (its "
+                              "job id never reached us): looking again by the next call",
+                              ups=ups, host=host)
+                self.outcome.in_progress = True
             else:
                 self._finish_leaving(host, "SCVMM shows the host out of maintenance")
 
@@ -553,6 +563,13 @@ class Reconciler:
             self._set(host, record, "")
         else:
             self._finish_normal(host, "VM starts ended", record=record)
+
+    @staticmethod
+    def _unseen_disable_may_run(record: HostRecord, now: datetime) -> bool:
+        return (record.phase == "leaving" and record.ours and record.job is None
+                and record.job_kind in (JOB_DISABLE_MIGRATE, JOB_DISABLE_SAVE)
+                and record.since is not None
+                and (now - record.since).total_seconds() < _STALE_JOB_SECONDS)
 
     @staticmethod
     def _job_age(record: HostRecord, job: str, now: datetime) -> float:

@@ -475,3 +475,27 @@ def test_last_node_of_the_cluster_cannot_enter(site) -> None:
     assert s.jobs("Enable-SCVMHost") == dict.fromkeys(in_maintenance, 1)
     assert not any(s.hosts()[h]["maintenance"] for h in (H1, H2, H3))
     assert s.status()["ups"]["ups-a"]["hosts"][last]["phase"] == "normal"
+
+
+def test_power_back_while_a_disable_whose_job_id_was_lost_still_runs(site) -> None:
+    """The connection drops after SCVMM started our Disable job, before its id reached
+    us; power returns while that job still runs. When it ends, the host is in
+    maintenance by our doing, and must be taken out again."""
+    s = site(job_seconds=3.0)
+    s.write_config(f'[ups."ups-a"]\nhosts = ["{H4}"]\n', budget=10)
+    s.fake.set_faults(drop_connection_mid_job=True)
+    result = s.run()
+    assert result.returncode == 1 and "SCVMM unreachable" in result.stdout, result.stdout
+    assert s.jobs("Disable-SCVMHost") == {H4: 1}
+    result = s.run(state="OK", perfdata=MAINS)
+    assert result.returncode == 0, result.stdout
+    time.sleep(3.5)  # our Disable job ends: the host is in maintenance
+    assert s.hosts()[H4]["maintenance"]
+    result = s.run("--retry-pending")
+    assert result.returncode == 0, result.stdout
+    deadline = time.monotonic() + 15
+    while s.hosts()[H4]["maintenance"] and time.monotonic() < deadline:
+        time.sleep(0.5)
+        s.run("--retry-pending")
+    assert not s.hosts()[H4]["maintenance"]
+    assert s.status()["ups"]["ups-a"]["hosts"][H4]["phase"] == "normal"

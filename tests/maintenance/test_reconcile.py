@@ -551,3 +551,40 @@ def test_a_vm_start_job_that_never_ends_is_given_up(harness, at) -> None:
     line, failed = h.retry(at)
     assert failed and "no longer waited for" in line
     assert (h.host(H1).phase, h.host(H1).start_jobs) == ("normal", ())
+
+
+class DroppingScvmm(MemoryScvmm):
+    """Starts the Disable jobs, then loses the link before their ids reach us."""
+
+    def disable_hosts(self, move_within_cluster):
+        super().disable_hosts(move_within_cluster)
+        raise ScvmmUnreachable("SCVMM 127.0.0.1:1: cannot connect: the server closed the "
+                               "connection")
+
+
+def test_power_back_while_a_disable_with_a_lost_job_id_runs(harness, at) -> None:
+    base = inventory()
+    h = harness(scvmm=DroppingScvmm(hosts=base.hosts, vms=base.vms, job_polls=3))
+    line, failed = h.event(at, ON_BATTERY_LONG)
+    assert failed and (h.host(H1).phase, h.host(H1).ours) == ("entering", True)
+    line, failed = h.event(at, ON_MAINS, state="OK", after=60)
+    assert not failed and "in progress" in line, line
+    assert h.host(H1).phase == "leaving"  # not yet normal: the Disable may still run
+    h.scvmm.finish_all_jobs()
+    h.scvmm.get_jobs(list(h.scvmm.jobs))  # the lost jobs end: hosts in maintenance
+    assert h.scvmm.hosts[H1]["maintenance"]
+    line, failed = h.retry(at)
+    assert not failed, line
+    assert not h.scvmm.hosts[H1]["maintenance"] and h.host(H1).phase == "normal"
+
+
+def test_a_lost_disable_that_never_shows_is_given_up_after_a_while(harness, at) -> None:
+    base = inventory()
+    h = harness(scvmm=DroppingScvmm(hosts=base.hosts, vms=base.vms, job_polls=10**6))
+    h.event(at, ON_BATTERY_LONG)
+    line, failed = h.event(at, ON_MAINS, state="OK", after=60)
+    assert not failed and h.host(H1).phase == "leaving", line
+    h.seconds += 1800
+    line, failed = h.retry(at)
+    assert not failed, line
+    assert (h.host(H1).phase, h.host(H1).ours) == ("normal", False)
