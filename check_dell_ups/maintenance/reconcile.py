@@ -676,7 +676,9 @@ def pending_targets(config: Config, store: StateStore) -> tuple[dict[str, str], 
 
     Unfinished entering work is resumed only while every UPS feeding the host still
     calls for maintenance (as last stored); if one is back on mains, the host is brought
-    back instead, so a retry never disables a host after power has returned."""
+    back instead, so a retry never disables a host after power has returned. Likewise
+    unfinished leaving work turns back into entering while every UPS feeding the host
+    calls for maintenance again (power failed anew)."""
     targets: dict[str, str] = {}
     errors: list[str] = []
     power: dict[str, UpsRecord | None] = {}
@@ -692,16 +694,19 @@ def pending_targets(config: Config, store: StateStore) -> tuple[dict[str, str], 
         except StateError as error:
             errors.append(str(error))
             continue
+        feeding = [power.get(name) for name in config.ups_of_host(host)]
+        all_calling = all(ups is not None and ups.power == "battery" and ups.called
+                          for ups in feeding)
         if record.phase == "entering":
-            feeding = [power.get(name) for name in config.ups_of_host(host)]
             if any(ups is not None and ups.power == "mains" for ups in feeding):
                 targets[host] = TARGET_NORMAL
-            elif all(ups is not None and ups.power == "battery" and ups.called
-                     for ups in feeding):
+            elif all_calling:
                 targets[host] = TARGET_MAINTENANCE
         elif record.phase == "leaving" or (record.phase == "failed"
                                            and record.wanted == WANT_NORMAL):
-            targets[host] = TARGET_NORMAL
+            # Power came back, then failed again and now calls for maintenance: never
+            # take the host out of maintenance during that new outage.
+            targets[host] = TARGET_MAINTENANCE if all_calling else TARGET_NORMAL
     return targets, errors
 
 

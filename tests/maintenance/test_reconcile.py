@@ -588,3 +588,26 @@ def test_a_lost_disable_that_never_shows_is_given_up_after_a_while(harness, at) 
     line, failed = h.retry(at)
     assert not failed, line
     assert (h.host(H1).phase, h.host(H1).ours) == ("normal", False)
+
+
+def test_retry_pending_never_enables_while_power_failed_again(harness, at) -> None:
+    # Power returns while SCVMM is down (hosts left "leaving"), then fails again and the
+    # new outage calls for maintenance: a timer run of --retry-pending must not take the
+    # hosts out of maintenance between two events.
+    h = harness()
+    h.event(at, ON_BATTERY_LONG)
+    assert h.scvmm.hosts[H1]["maintenance"]
+    h.scvmm.unreachable = True
+    line, failed = h.event(at, ON_MAINS, state="OK", after=60)
+    assert failed and h.host(H1).phase == "leaving", line
+    line, failed = h.event(at, ON_BATTERY_LONG, after=60)
+    assert failed and h.host(H1).phase == "leaving", line
+    h.scvmm.unreachable = False
+    line, failed = h.retry(at)
+    assert not failed, line
+    assert h.scvmm.calls_of("enable_hosts") == []
+    assert h.scvmm.hosts[H1]["maintenance"] and h.scvmm.hosts[H2]["maintenance"]
+    assert (h.host(H1).phase, h.host(H1).ours) == ("maintenance", True)
+    # Power back for good: the hosts leave maintenance.
+    line, failed = h.event(at, ON_MAINS, state="OK", after=60)
+    assert not failed and h.scvmm.calls_of("enable_hosts") == [[H1, H2]], line
