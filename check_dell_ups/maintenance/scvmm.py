@@ -109,8 +109,7 @@ class _BoundedWSMan(WSMan):
         if remaining <= 0:
             where = self.errors.where if self.errors else "SCVMM"
             raise ScvmmUnreachable(f"{where}: no answer within the handler's budget")
-        # One attempt (connect, retried once by urllib3, then read) within half of what
-        # is left, so that a retried Receive still ends about when the budget does.
+        # Each attempt's connect and read within part of what is left.
         read = min(read, max(remaining / 2, 1.5))
         connection = min(connection, max(remaining / 8, 0.5))
         self.transport.read_timeout = read
@@ -118,8 +117,8 @@ class _BoundedWSMan(WSMan):
         # The server holds a Receive up to the operation timeout: answer before our read
         # timeout fires.
         self.operation_timeout = max(1, min(operation, int(read - 0.5)))
-        attempt = 2 * connection + read
-        return retries if remaining >= 2 * attempt + RECONNECTION_BACKOFF else 0
+        # Retry a timed-out Receive only while a second attempt still fits.
+        return retries if remaining >= 2 * (connection + read) + RECONNECTION_BACKOFF else 0
 
     def receive(self, resource_uri, resource, option_set=None, selector_set=None, timeout=None):  # type: ignore[no-untyped-def]
         response = self.invoke(
