@@ -267,10 +267,15 @@ class Reconciler:
                 return
             if record.phase in ("leaving", "admin") or (
                     record.phase == "failed" and record.wanted == WANT_NORMAL):
-                record = record.moved("normal", now, ours=False, wanted=None, error=None)
+                # A new Disable: an earlier outage's fallback must not forbid this one's.
+                record = record.moved("normal", now, ours=False, wanted=None, error=None,
+                                      fallback_done=False)
                 self._set(host, record, "not in maintenance in SCVMM")
             mode = self._modes.get(host, self._mode_of(host))
-            move = mode == "migrate" and info.cluster is not None
+            # After a failed migration, a retry of the save-mode fallback stays in save
+            # mode: migrating again would fail again and leave the host "failed".
+            fallback_due = record.phase == "entering" and record.fallback_done
+            move = mode == "migrate" and info.cluster is not None and not fallback_due
             if host == self.config.scvmm.vmm_host:
                 self.log.info("vmm_host: disabled only after the other hosts' jobs end",
                               ups=ups, host=host)

@@ -611,3 +611,44 @@ def test_retry_pending_never_enables_while_power_failed_again(harness, at) -> No
     # Power back for good: the hosts leave maintenance.
     line, failed = h.event(at, ON_MAINS, state="OK", after=60)
     assert not failed and h.scvmm.calls_of("enable_hosts") == [[H1, H2]], line
+
+
+def test_a_refused_fallback_is_retried_in_save_mode(harness, at) -> None:
+    # The migrate-mode Disable failed; the save-mode retry was refused. The next call
+    # must retry in save mode: a second migration would fail again and leave the host
+    # "failed", its VMs running into the end of the battery.
+    base = inventory()
+    scvmm = RefusingScvmm(hosts=base.hosts, vms=base.vms, fail_migration_hosts={H1})
+    scvmm.refusals = 0
+    h = harness(scvmm=scvmm, ups={"ups-a": {"hosts": [H1]}})
+    original = scvmm.disable_hosts
+
+    def disable_then_refuse(move_within_cluster):
+        if not move_within_cluster[H1] and len(h.disables()) == 1:
+            scvmm.refusals = 1
+        return original(move_within_cluster)
+
+    scvmm.disable_hosts = disable_then_refuse
+    line, failed = h.event(at, ON_BATTERY_LONG)
+    assert failed and "Error ID: 2606" in line
+    line, failed = h.event(at, ON_BATTERY_LONG, after=60)
+    assert not failed, line
+    assert h.disables() == [{H1: True}, {H1: False}, {H1: False}]
+    assert h.scvmm.hosts[H1]["maintenance"] and h.host(H1).phase == "maintenance"
+
+
+def test_the_fallback_of_an_earlier_outage_does_not_forbid_this_ones(harness, at) -> None:
+    scvmm = inventory()
+    scvmm.fail_migration_hosts = {H1}
+    h = harness(scvmm=scvmm, ups={"ups-a": {"hosts": [H1]}}, on_power_restored="none")
+    h.event(at, ON_BATTERY_LONG)
+    assert h.disables() == [{H1: True}, {H1: False}] and h.host(H1).phase == "maintenance"
+    h.event(at, ON_MAINS, state="OK", after=60)
+    assert h.host(H1).phase == "admin"  # handed over
+    scvmm.hosts[H1]["maintenance"] = False  # the admins take it out
+    scvmm.vms["web01"].update(host=H1, status="Running")
+    h.event(at, ON_MAINS, state="OK", after=3600)
+    line, failed = h.event(at, ON_BATTERY_LONG, after=60)
+    assert not failed, line
+    assert h.disables()[2:] == [{H1: True}, {H1: False}]
+    assert scvmm.hosts[H1]["maintenance"] and h.host(H1).phase == "maintenance"
