@@ -580,7 +580,8 @@ class Reconciler:
     def _job_age(record: HostRecord, job: str, now: datetime) -> float:
         """Seconds since we started the job (from the record's history); 0 if unknown."""
         for entry in reversed(record.history):
-            if entry.get("job") == job and entry.get("action") != "job ended":
+            if isinstance(entry, dict) and entry.get("job") == job \
+                    and entry.get("action") != "job ended":
                 try:
                     started = parse_iso(entry.get("at"))
                 except RecordError:

@@ -652,3 +652,14 @@ def test_the_fallback_of_an_earlier_outage_does_not_forbid_this_ones(harness, at
     assert not failed, line
     assert h.disables()[2:] == [{H1: True}, {H1: False}]
     assert scvmm.hosts[H1]["maintenance"] and h.host(H1).phase == "maintenance"
+
+
+def test_a_hand_edited_history_does_not_break_polling(harness, at) -> None:
+    h = harness(budget=3)
+    h.scvmm.job_polls = 10**6
+    h.event(at, ON_BATTERY_LONG)
+    store = StateStore(h.state_dir)
+    from dataclasses import replace as replaced
+    store.save_host(H1, replaced(h.host(H1), history=("a note", *h.host(H1).history)))
+    line, failed = h.event(at, ON_BATTERY_LONG, after=60)
+    assert not failed and "in progress" in line, line
