@@ -660,6 +660,6 @@ def test_a_hand_edited_history_does_not_break_polling(harness, at) -> None:
     h.event(at, ON_BATTERY_LONG)
     store = StateStore(h.state_dir)
     from dataclasses import replace as replaced
-    store.save_host(H1, replaced(h.host(H1), history=("a note", *h.host(H1).history)))
+    store.save_host(H1, replaced(h.host(H1), history=(*h.host(H1).history, "a note")))
     line, failed = h.event(at, ON_BATTERY_LONG, after=60)
     assert not failed and "in progress" in line, line
