@@ -159,6 +159,10 @@ def run_icinga(args: argparse.Namespace, narrator: Narrator) -> int:
             follow_until(follower, lambda: all(watcher.flags()[h] for h in FED_HOSTS),
                          args.timer + 90, "maintenance of every host fed by the UPS")
             narrator.say(f"every host fed by {UPS_NAME} is in maintenance mode")
+            # The people's service retries before it goes HARD, so its alert may still
+            # be on its way: let the story show it before the power comes back.
+            follow_until(follower, lambda: _alerted(sandbox, "ups", "CRITICAL", "HARD"),
+                         90, "the people's CRITICAL alert")
 
             narrator.heading("mains power restored")
             ups.restore_mains()
@@ -180,8 +184,10 @@ def run_icinga(args: argparse.Namespace, narrator: Narrator) -> int:
     return 0
 
 
-def _alerted(sandbox: IcingaSandbox, service: str, state: str) -> bool:
+def _alerted(sandbox: IcingaSandbox, service: str, state: str,
+             state_type: str | None = None) -> bool:
     return any(event.kind == "alert" and event.service == service and event.state == state
+               and state_type in (None, event.state_type)
                for event in sandbox.events())
 
 
