@@ -296,6 +296,7 @@ def _connector(config: Config, deadline: float | None = None) -> Callable[[], Sc
             auth=scvmm.auth, username=scvmm.username, password=password,
             cert_validation=scvmm.cert_validation,
             operation_timeout=min(10.0, max(3.0, config.maintenance.budget / 5)),
+            vmm_server=scvmm.vmm_server,
         )
         try:
             # Imported here: --status and config errors never load pypsrp.

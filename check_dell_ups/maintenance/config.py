@@ -46,6 +46,9 @@ class ScvmmConfig:
     password_file: str | None
     cert_validation: bool | str
     vmm_host: str | None
+    # The VMM server Get-SCVMMServer connects to, as seen from where WinRM lands: the
+    # VMM server itself, so "localhost" (no second hop, no CredSSP).
+    vmm_server: str = "localhost"
 
 
 @dataclass(frozen=True)
@@ -127,7 +130,7 @@ def parse_config(raw: Mapping[str, Any]) -> Config:
 def _parse_scvmm(table: Mapping[str, Any]) -> ScvmmConfig:
     _reject_unknown(table, "scvmm", {
         "server", "transport", "port", "auth", "username", "password_file",
-        "cert_validation", "vmm_host",
+        "cert_validation", "vmm_host", "vmm_server",
     })
     server = _host_name(_get(table, "scvmm", "server", str, required=True), "scvmm.server")
     transport = _choice(table, "scvmm", "transport", TRANSPORTS, "https")
@@ -147,9 +150,12 @@ def _parse_scvmm(table: Mapping[str, Any]) -> ScvmmConfig:
     vmm_host = _get(table, "scvmm", "vmm_host", str, default=None)
     if vmm_host is not None:
         vmm_host = _host_name(vmm_host, "scvmm.vmm_host")
+    vmm_server = _host_name(_get(table, "scvmm", "vmm_server", str, default="localhost"),
+                            "scvmm.vmm_server")
     return ScvmmConfig(
         server=server, transport=transport, port=port, auth=auth, username=username,
         password_file=password_file, cert_validation=cert_validation, vmm_host=vmm_host,
+        vmm_server=vmm_server,
     )
 
 

@@ -46,20 +46,28 @@ class ScvmmEndpoint:
     cert_validation: bool | str = True  # or a CA bundle path
     # One request's timeout; the reconciler keeps the whole call within its budget.
     operation_timeout: float = 20.0
+    # Get-SCVMMServer -ComputerName: WinRM lands on the VMM server, so localhost.
+    vmm_server: str = "localhost"
 
 
 @dataclass(frozen=True)
 class HostInfo:
+    """What the handler reads of a VMM Host object (names of VMM's own enum members)."""
+
     name: str  # as configured and passed to Get-SCVMHost -ComputerName
-    in_maintenance: bool
+    in_maintenance: bool  # OverallState is MaintenanceMode (VMM has no MaintenanceMode property)
     cluster: str | None  # HostCluster name, None on a stand-alone host
-    overall_state: str | None = None
+    overall_state: str | None = None  # OverallState member: OK, MaintenanceMode, ...
+    communication_state: str | None = None  # CommunicationState member: Responding, ...
 
 
 @dataclass(frozen=True)
 class VmInfo:
+    """What the handler reads of a VMM VM object."""
+
+    vm_id: str  # VM names are not unique in VMM: the ID (a Guid) is what we keep
     name: str
-    status: str  # SCVMM's Status: Running, Saved, PowerOff, ...
+    state: str  # VirtualMachineState member: Running, PowerOff, Saved, Paused, ...
     highly_available: bool
 
 
@@ -91,8 +99,8 @@ class ScvmmDriver(Protocol):
 
     def get_jobs(self, job_ids: Sequence[str]) -> dict[str, JobInfo | ScvmmError]: ...
 
-    def start_vms(self, names: Sequence[str]) -> dict[str, str | ScvmmError]:
-        """Start-SCVirtualMachine -RunAsynchronously; vm -> job id."""
+    def start_vms(self, vm_ids: Sequence[str]) -> dict[str, str | ScvmmError]:
+        """Get-SCVirtualMachine -ID | Start-SCVirtualMachine -RunAsynchronously; vm id -> job id."""
         ...
 
     def close(self) -> None: ...

@@ -1,8 +1,10 @@
 """An in-memory SCVMM that implements the driver Protocol, for unit tests and benchmarks.
 
-It models what the reconciler relies on: hosts with a maintenance flag and a cluster,
-VMs with a status and HA flag, asynchronous jobs that end after a number of polls, and
-a few faults (unreachable, failing migrations, failing jobs). No network, no pypsrp.
+It models what the reconciler relies on: hosts with a maintenance flag and a cluster;
+VMs keyed by their ID (an optional "name" may repeat, as VM names do in VMM) with a
+power state in VMM's VirtualMachineState names (Running, Saved, PowerOff) and an HA
+flag; asynchronous jobs that end after a number of polls; and a few faults
+(unreachable, failing migrations, failing jobs). No network, no pypsrp.
 """
 
 from __future__ import annotations
@@ -53,14 +55,18 @@ class MemoryScvmm:
             if host is None:
                 result[name] = ScvmmCommandError(f"host {name} not found")
                 continue
-            result[name] = HostInfo(name=name, in_maintenance=host.get("maintenance", False),
-                                    cluster=host.get("cluster"))
+            maintenance = bool(host.get("maintenance", False))
+            result[name] = HostInfo(
+                name=name, in_maintenance=maintenance, cluster=host.get("cluster"),
+                overall_state="MaintenanceMode" if maintenance else "OK",
+                communication_state=host.get("communication", "Responding"))
         return result
 
     def get_vms(self, host: str) -> list[VmInfo]:
         self._call("get_vms", host)
-        return [VmInfo(name=name, status=vm["status"], highly_available=vm.get("ha", False))
-                for name, vm in self.vms.items() if vm["host"] == host]
+        return [VmInfo(vm_id=vm_id, name=vm.get("name", vm_id), state=vm["status"],
+                       highly_available=vm.get("ha", False))
+                for vm_id, vm in self.vms.items() if vm["host"] == host]
 
     def disable_hosts(self, move_within_cluster: Mapping[str, bool]) -> dict[str, str | ScvmmError]:
         self._call("disable_hosts", dict(move_within_cluster))
@@ -89,9 +95,15 @@ class MemoryScvmm:
                                      succeeded=job.status == "Completed", error=job.error)
         return result
 
-    def start_vms(self, names: Sequence[str]) -> dict[str, str | ScvmmError]:
-        self._call("start_vms", list(names))
-        return {name: self._new_job(lambda n=name: self._start(n)) for name in names}
+    def start_vms(self, vm_ids: Sequence[str]) -> dict[str, str | ScvmmError]:
+        self._call("start_vms", list(vm_ids))
+        result: dict[str, str | ScvmmError] = {}
+        for vm_id in vm_ids:
+            if vm_id not in self.vms:
+                result[vm_id] = ScvmmCommandError(f"VM {vm_id} not found")
+                continue
+            result[vm_id] = self._new_job(lambda n=vm_id: self._start(n))
+        return result
 
     def close(self) -> None:
         self._call("close", None)

@@ -25,6 +25,7 @@ from check_dell_ups.maintenance.driver import (
     ScvmmAuthError,
     ScvmmDriver,
     ScvmmError,
+    VmInfo,
 )
 from check_dell_ups.maintenance.log import HandlerLog
 from check_dell_ups.maintenance.policy import TARGET_HOLD, TARGET_MAINTENANCE, TARGET_NORMAL
@@ -41,6 +42,9 @@ from check_dell_ups.maintenance.records import (
 )
 from check_dell_ups.maintenance.state import StateError, StateStore
 
+# VMM's VirtualMachineState members (enum VMComputerSystemState) the handler acts on.
+VM_RUNNING = "Running"
+VM_SAVED = "Saved"
 _FIRST_POLL_INTERVAL = 0.5
 _MAX_POLL_INTERVAL = 2.0
 _SAVE_MARGIN = 0.5  # seconds kept at the end of the budget to write the state
@@ -420,35 +424,36 @@ class Reconciler:
             except ScvmmError as error:
                 raise _DisconnectedError(_connection_reason(error)) from None
             jobs: list[str] = []
-            for vm in to_start:
-                result = results.get(vm, ScvmmError("no answer for this VM"))
+            for vm_id, shown in to_start.items():
+                result = results.get(vm_id, ScvmmError("no answer for this VM"))
                 if isinstance(result, ScvmmError):
-                    self._log_error(host, f"Start-SCVirtualMachine {vm} failed: {result}")
-                    self.outcome.errors.append(f"{host}: start of {vm} failed: {result}")
+                    self._log_error(host, f"Start-SCVirtualMachine {shown} failed: {result}")
+                    self.outcome.errors.append(f"{host}: start of {shown} failed: {result}")
                     continue
-                self.log.info(f"Start-SCVirtualMachine {vm} started (we saved it)",
+                self.log.info(f"Start-SCVirtualMachine {shown} started (we saved it)",
                               ups=self._ups_of(host), host=host, job=result)
-                self.outcome.actions.append(f"Start-SCVirtualMachine {vm}")
+                self.outcome.actions.append(f"Start-SCVirtualMachine {shown}")
                 jobs.append(result)
-                record = record.noted(now, "Start-SCVirtualMachine", vm=vm, job=result)
+                record = record.noted(now, "Start-SCVirtualMachine", vm=vm_id, job=result)
             if jobs:
                 self._set(host, replace(record, start_jobs=tuple(jobs)), "")
             else:
                 self._finish_normal(host, "VM starts failed", record=record)
 
     def _still_saved(self, driver: ScvmmDriver, host: str,
-                     candidates: Sequence[str]) -> list[str]:
-        """Of the VMs we saved, those still saved on the host (not started by someone)."""
+                     candidates: Sequence[str]) -> dict[str, str]:
+        """Of the VMs we saved (by ID), those still saved on the host (not started by
+        someone): VM id -> how to name it in the log."""
         if not candidates:
-            return []
+            return {}
         try:
             vms = driver.get_vms(host)
         except ScvmmError as error:
             self.log.info(f"cannot list VMs ({error}); starting the VMs we saved",
                           ups=self._ups_of(host), host=host)
-            return list(candidates)
-        saved = {vm.name for vm in vms if vm.status.lower() == "saved"}
-        return [name for name in candidates if name in saved]
+            return {vm_id: vm_id for vm_id in candidates}
+        saved = {vm.vm_id: vm for vm in _ours(vms, candidates) if vm.state == VM_SAVED}
+        return {vm_id: f"{vm.name} ({vm_id})" for vm_id, vm in saved.items()}
 
     def _running_vms(self, driver: ScvmmDriver | None, host: str) -> tuple[str, ...] | None:
         if driver is None:
@@ -459,10 +464,11 @@ class Reconciler:
             self.log.info(f"cannot list VMs before Disable ({error}): VMs will not be "
                           "started on power return", ups=self._ups_of(host), host=host)
             return None
-        running = tuple(vm.name for vm in vms if vm.status.lower() == "running")
-        self.log.info(f"VMs running before Disable: {', '.join(running) or 'none'}",
+        running = [vm for vm in vms if vm.state == VM_RUNNING]
+        self.log.info("VMs running before Disable: "
+                      f"{', '.join(vm.name for vm in running) or 'none'}",
                       ups=self._ups_of(host), host=host)
-        return running
+        return tuple(vm.vm_id for vm in running)
 
     # --- polling -------------------------------------------------------------------------
 
@@ -596,8 +602,7 @@ class Reconciler:
             vms = self._driver_now().get_vms(host)
         except ScvmmError:
             return record.vms_running
-        saved = {vm.name for vm in vms if vm.status.lower() == "saved"}
-        return tuple(name for name in record.vms_running if name in saved)
+        return tuple(vm.vm_id for vm in _ours(vms, record.vms_running) if vm.state == VM_SAVED)
 
     # --- finishing -----------------------------------------------------------------------
 
@@ -714,6 +719,19 @@ def pending_targets(config: Config, store: StateStore) -> tuple[dict[str, str], 
             # take the host out of maintenance during that new outage.
             targets[host] = TARGET_MAINTENANCE if all_calling else TARGET_NORMAL
     return targets, errors
+
+
+def _ours(vms: Sequence[VmInfo], recorded: Sequence[str]) -> list[VmInfo]:
+    """The VMs a record names: by ID; a name from a record written before VMs were kept
+    by ID counts only where exactly one VM on the host bears it (names are not unique)."""
+    by_name: dict[str, list[VmInfo]] = {}
+    for vm in vms:
+        by_name.setdefault(vm.name, []).append(vm)
+    found = []
+    for vm in vms:
+        if vm.vm_id in recorded or (vm.name in recorded and len(by_name[vm.name]) == 1):
+            found.append(vm)
+    return found
 
 
 def _mode_words(move: bool) -> str:

@@ -100,6 +100,7 @@ class HostRecord:
     job: str | None = None
     job_kind: str | None = None
     fallback_done: bool = False  # the save-mode retry after a failed migration
+    # VM IDs, since VM names are not unique in VMM (older records may hold names)
     vms_running: tuple[str, ...] | None = None  # Running before our Disable
     vms_saved: tuple[str, ...] | None = None  # of those, Saved after it
     start_jobs: tuple[str, ...] = ()

@@ -17,6 +17,7 @@ import re
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any
 
 import requests
@@ -24,6 +25,7 @@ from pypsrp.exceptions import AuthenticationError, WinRMError, WSManFaultError
 from pypsrp.powershell import PowerShell, RunspacePool
 from pypsrp.wsman import NAMESPACES, WSMan, WSManAction
 
+from check_dell_ups.maintenance import vmm_objects as vmm
 from check_dell_ups.maintenance.driver import (
     HostInfo,
     JobInfo,
@@ -35,22 +37,8 @@ from check_dell_ups.maintenance.driver import (
     VmInfo,
 )
 
-# ---- SCVMM facts not confirmed on a real VMM (FACTS.md section 2): one constant each ----
-
-# The Host property that is true while the host is in maintenance mode. Public scripts
-# read a boolean MaintenanceMode (not MaintenanceHost, which is something else).
-HOST_MAINTENANCE_PROPERTY = "MaintenanceMode"
-# The Host property naming its cluster (null on a stand-alone host); at serialization
-# depth 1 the cluster object arrives as its name.
-HOST_CLUSTER_PROPERTY = "HostCluster"
-HOST_OVERALL_STATE_PROPERTY = "OverallState"
-# Job Status values. Public scripts poll while Status is 'Running' and test 'Failed';
-# DESIGN.md counts Completed and SucceedWithInfo as success, Failed and Canceled as
-# failure. Any other value is taken as "still running" (never as success).
-JOB_STATUSES_SUCCEEDED = frozenset({"Completed", "SucceedWithInfo"})
-JOB_STATUSES_FAILED = frozenset({"Failed", "Canceled"})
-# The property of ErrorInfo that words a failure (read from the object, else its text).
-JOB_PROBLEM_PROPERTY = "Problem"
+# What VMM's objects hold (type names, properties, enums) is in vmm_objects, from the
+# VMM module's own type metadata; this module reads only what is declared there.
 
 # ---- how we talk to the server ---------------------------------------------------------
 
@@ -189,21 +177,19 @@ class _Connection:
             raise
 
     def _connect_vmm(self) -> None:
-        """Get-SCVMMServer must run before any other VMM cmdlet in a runspace."""
-        server = self._endpoint.server
-        outcome = self.run(
-            {
-                server: lambda ps: ps.add_cmdlet("Get-SCVMMServer").add_parameter(
-                    "ComputerName", server
-                )
-            }
-        )[server]
+        """Get-SCVMMServer must run before any other VMM cmdlet in a runspace. WinRM lands
+        on the VMM server itself, so it connects to localhost ([scvmm] vmm_server)."""
+        server = self._endpoint.vmm_server
+        outcome = self.run({server: self._add_connect})[server]
         if isinstance(outcome, ScvmmError):
             raise ScvmmUnreachable(f"{self._errors.where}: Get-SCVMMServer failed: {outcome}")
+        if not any(_is_a(item, vmm.SERVER_CONNECTION_TYPE) for item in outcome):
+            raise ScvmmUnreachable(f"{self._errors.where}: Get-SCVMMServer -ComputerName "
+                                   f"{server} returned no {vmm.SERVER_CONNECTION_TYPE}")
 
     def _add_connect(self, powershell: PowerShell) -> None:
         powershell.add_cmdlet("Get-SCVMMServer").add_parameter(
-            "ComputerName", self._endpoint.server
+            "ComputerName", self._endpoint.vmm_server
         )
 
     def run(
@@ -230,7 +216,8 @@ class _Connection:
             for key, powershell in running.items():
                 output = powershell.end_invoke()
                 if CONNECT_IN_EVERY_INVOCATION:
-                    output = [item for item in output if not _is_vmm_server(item)]
+                    output = [item for item in output
+                              if not _is_a(item, vmm.SERVER_CONNECTION_TYPE)]
                 records = list(powershell.streams.error)
                 if not powershell.had_errors and (not records or accept(output)):
                     results[key] = output
@@ -305,14 +292,11 @@ class PsrpScvmmDriver:
             outcome = results[host]
         if isinstance(outcome, ScvmmError):
             raise outcome
-        return [
-            VmInfo(
-                name=_text(_property(vm, "Name")) or "",
-                status=_text(_property(vm, "Status")) or "",
-                highly_available=_flag(_property(vm, "IsHighlyAvailable")),
-            )
-            for vm in outcome
-        ]
+        vms = [_vm_info(host, vm) for vm in outcome if _is_a(vm, vmm.VM_TYPE)]
+        problem = next((vm for vm in vms if isinstance(vm, ScvmmError)), None)
+        if problem is not None:
+            raise problem
+        return [vm for vm in vms if isinstance(vm, VmInfo)]
 
     def _forget_vm_lists(self, hosts: Sequence[str] | None = None) -> None:
         """VM lists go stale when we act on their hosts (None: on any host)."""
@@ -347,17 +331,18 @@ class PsrpScvmmDriver:
         self._forget_vm_lists(names)
         return self._job_batch({host: pipeline(host) for host in names})
 
-    def start_vms(self, names: Sequence[str]) -> dict[str, str | ScvmmError]:
-        def pipeline(vm: str) -> Callable[[PowerShell], Any]:
+    def start_vms(self, vm_ids: Sequence[str]) -> dict[str, str | ScvmmError]:
+        def pipeline(vm_id: str) -> Callable[[PowerShell], Any]:
             def build(ps: PowerShell) -> None:
-                ps.add_cmdlet("Get-SCVirtualMachine").add_parameter("Name", vm)
+                # By ID: names are not unique, and -ID finds exactly one VM.
+                ps.add_cmdlet("Get-SCVirtualMachine").add_parameter("ID", vm_id)
                 ps.add_cmdlet("Start-SCVirtualMachine")
                 _job_tail(ps)
 
             return build
 
         self._forget_vm_lists()
-        return self._job_batch({vm: pipeline(vm) for vm in names})
+        return self._job_batch({vm_id: pipeline(vm_id) for vm_id in vm_ids})
 
     def get_jobs(self, job_ids: Sequence[str]) -> dict[str, JobInfo | ScvmmError]:
         results = self._run_batch(
@@ -368,10 +353,25 @@ class PsrpScvmmDriver:
                 for job_id in job_ids
             }
         )
-        return {
+        infos = {
             job_id: _then(outcome, lambda out, job_id=job_id: _job_info(job_id, out))
             for job_id, outcome in results.items()
         }
+        failed = [job_id for job_id, info in infos.items()
+                  if isinstance(info, JobInfo) and not info.succeeded and info.finished]
+        if failed:
+            reasons = self._run_batch({
+                job_id: lambda ps, job_id=job_id: ps.add_cmdlet("Get-SCJob").add_parameter(
+                    "ID", job_id).add_cmdlet("Select-Object").add_parameter(
+                    "ExpandProperty", "ErrorInfo")
+                for job_id in failed
+            })
+            for job_id, reason in reasons.items():
+                problem = _problem(reason)
+                info = infos[job_id]
+                if problem and isinstance(info, JobInfo):
+                    infos[job_id] = replace(info, error=problem)
+        return infos
 
     def close(self) -> None:
         connection, self._connection = self._connection, None
@@ -499,22 +499,59 @@ def _flag(value: Any) -> bool:
     return bool(value) if value is not _MISSING else False
 
 
+def _is_a(obj: Any, type_name: str) -> bool:
+    """Whether a deserialized object is of that VMM type (its type names list it)."""
+    return type_name in (getattr(obj, "types", None) or ())
+
+
+def _member(obj: Any, reads: vmm.Reads, name: str, what: str) -> str | ScvmmError:
+    """The member name of one of an object's enum properties, or a one-line error."""
+    enum = reads.properties[name]
+    assert enum is not None
+    value = _property(obj, name)
+    if value is _MISSING:
+        return ScvmmCommandError(f"{what}: the {reads.type_name.rsplit('.', 1)[-1]} object has "
+                                 f"no {name} property")
+    # An enum arrives as its ToString, its Int32, or an object holding them.
+    for candidate in (value, getattr(value, "to_string", None), getattr(value, "value", None)):
+        member = enum.member_name(candidate)
+        if member is not None:
+            return member
+    return ScvmmCommandError(f"{what}: {name} {_text(value)!r} is not a member of "
+                             f"{enum.type_name}")
+
+
 def _host_info(name: str, output: list[Any]) -> HostInfo | ScvmmError:
-    if not output:
+    hosts = [item for item in output if _is_a(item, vmm.HOST_TYPE)]
+    if not hosts:
         return ScvmmCommandError(f"{name}: no such host in SCVMM")
-    host = next((item for item in output if _names_host(item, name)), output[0])
-    maintenance = _property(host, HOST_MAINTENANCE_PROPERTY)
-    if maintenance is _MISSING:
-        return ScvmmCommandError(
-            f"{name}: the host object has no {HOST_MAINTENANCE_PROPERTY} property"
-        )
-    cluster = _text(_property(host, HOST_CLUSTER_PROPERTY))
+    host = next((item for item in hosts if _names_host(item, name)), hosts[0])
+    overall = _member(host, vmm.HOST_READS, "OverallState", name)
+    if isinstance(overall, ScvmmError):
+        return overall
+    communication = _member(host, vmm.HOST_READS, "CommunicationState", name)
+    if isinstance(communication, ScvmmError):
+        return communication
+    cluster = _text(_property(host, "HostCluster"))
     return HostInfo(
         name=name,
-        in_maintenance=_flag(maintenance),
+        in_maintenance=overall == vmm.MAINTENANCE_MODE,
         cluster=cluster or None,
-        overall_state=_text(_property(host, HOST_OVERALL_STATE_PROPERTY)),
+        overall_state=overall,
+        communication_state=communication,
     )
+
+
+def _vm_info(host: str, vm: Any) -> VmInfo | ScvmmError:
+    vm_id = _text(_property(vm, "ID"))
+    name = _text(_property(vm, "Name")) or ""
+    if not vm_id:
+        return ScvmmCommandError(f"{host}: VM {name or '?'} has no ID property")
+    state = _member(vm, vmm.VM_READS, "VirtualMachineState", f"{host}: VM {name}")
+    if isinstance(state, ScvmmError):
+        return state
+    return VmInfo(vm_id=vm_id, name=name, state=state,
+                  highly_available=_flag(_property(vm, "IsHighlyAvailable")))
 
 
 def _names_host(obj: Any, name: str) -> bool:
@@ -527,19 +564,19 @@ def _names_host(obj: Any, name: str) -> bool:
     return wanted in known or wanted.split(".")[0] in known
 
 
-def _is_vmm_server(obj: Any) -> bool:
-    return any("VMMServer" in str(name) for name in getattr(obj, "types", None) or ())
-
-
 def _is_job(obj: Any) -> bool:
-    return _property(obj, "ID") is not _MISSING and _property(obj, "Status") is not _MISSING
+    # A VM has an ID and a Status too: a job is known by its type.
+    return _is_a(obj, vmm.TASK_TYPE)
 
 
 def _job_id(key: str, output: list[Any]) -> str | ScvmmError:
     jobs = [item for item in output if _is_job(item)]
     if not jobs:
         return ScvmmCommandError(f"{key}: no job was started")
-    return str(_text(_property(jobs[-1], "ID")))
+    job_id = _text(_property(jobs[-1], "ID"))
+    if not job_id:
+        return ScvmmCommandError(f"{key}: the job object has no ID property")
+    return job_id
 
 
 def _job_info(job_id: str, output: list[Any]) -> JobInfo | ScvmmError:
@@ -547,20 +584,31 @@ def _job_info(job_id: str, output: list[Any]) -> JobInfo | ScvmmError:
     if not jobs:
         return ScvmmCommandError(f"job {job_id}: not found")
     job = jobs[-1]
-    status = _text(_property(job, "Status")) or ""
-    failed = status in JOB_STATUSES_FAILED
+    status = _member(job, vmm.TASK_READS, "Status", f"job {job_id}")
+    if isinstance(status, ScvmmError):
+        return status
+    failed = status in vmm.JOB_FAILED
     error = None
     if failed:
-        error_info = _property(job, "ErrorInfo")
-        problem = _property(error_info, JOB_PROBLEM_PROPERTY)
-        error = _one_line(_text(problem if problem is not _MISSING else error_info) or "") or status
+        # One level deep ErrorInfo is only "CodeName (NNNN)": get_jobs asks for the whole
+        # object; this is what stands if that fails.
+        error = _one_line(_text(_property(job, "ErrorInfo")) or "") or status
     return JobInfo(
         job_id=job_id,
         status=status,
-        finished=failed or status in JOB_STATUSES_SUCCEEDED,
-        succeeded=status in JOB_STATUSES_SUCCEEDED,
+        finished=failed or status in vmm.JOB_SUCCEEDED,
+        succeeded=status in vmm.JOB_SUCCEEDED,
         error=error,
     )
+
+
+def _problem(outcome: list[Any] | ScvmmError) -> str | None:
+    """The Problem of an expanded ErrorInfo (Get-SCJob | Select -ExpandProperty ErrorInfo)."""
+    if isinstance(outcome, ScvmmError) or not outcome:
+        return None
+    problem = _property(outcome[0], vmm.ERROR_INFO_PROBLEM)
+    text = _text(problem if problem is not _MISSING else outcome[0])
+    return _one_line(text) if text else None
 
 
 def _job_tail(ps: PowerShell) -> None:
