@@ -312,3 +312,7 @@ def _connector(config: Config, deadline: float | None = None) -> Callable[[], Sc
             raise ScvmmError(f"cannot open an SCVMM session: {type(error).__name__}") from None
 
     return connect
+
+
+# The readiness check and the drill connect exactly as the handler does.
+connector = _connector
