@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
+import sys
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
@@ -27,7 +29,9 @@ from check_dell_ups.maintenance.event import (
     normalise_state_type,
     parse_perfdata,
 )
+from check_dell_ups.maintenance.failures import record_failure
 from check_dell_ups.maintenance.log import PROGRAM, HandlerLog
+from check_dell_ups.maintenance.ownership import access_problems, foreign_owner
 from check_dell_ups.maintenance.policy import TARGET_HOLD, decide
 from check_dell_ups.maintenance.reconcile import Outcome, Reconciler, pending_targets
 from check_dell_ups.maintenance.records import UpsRecord
@@ -73,14 +77,51 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     logging.raiseExceptions = False  # a failing log handler must not print a traceback
     try:
-        return _main(argv)
+        code = _main(argv)
+        sys.stdout.flush()  # a reader that went away shows here, not at exit
+        return code
+    except BrokenPipeError:
+        return _output_gone()
     except KeyboardInterrupt:
-        print(f"{PROGRAM}: interrupted")
-        return EXIT_FAILED
+        return _say_failure(f"{PROGRAM}: interrupted", argv)
     except Exception as error:  # users never see a traceback
         detail = str(error).splitlines()[0] if str(error) else ""
-        print(f"{PROGRAM}: internal error: {type(error).__name__}: {detail}")
-        return EXIT_FAILED
+        return _say_failure(f"{PROGRAM}: internal error: {type(error).__name__}: {detail}",
+                            argv)
+
+
+def _say_failure(line: str, argv: Sequence[str] | None,
+                 log_file: str | None = None, ups: str | None = None) -> int:
+    """A failure's one line: on stdout, and to syslog and the log file."""
+    record_failure(line.removeprefix(f"{PROGRAM}: "), config_path=_config_argument(argv),
+                   log_file=log_file, ups=ups)
+    try:
+        print(line, flush=True)
+    except BrokenPipeError:
+        return _output_gone()
+    return EXIT_FAILED
+
+
+def _output_gone() -> int:
+    """stdout closed under us (e.g. `--status | head -2`): end quietly, and let the
+    interpreter's final flush find /dev/null instead of printing a traceback."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+    return EXIT_FAILED
+
+
+def _config_argument(argv: Sequence[str] | None) -> str | None:
+    """--config FILE from raw arguments (for logging failures before they are parsed)."""
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    for index, argument in enumerate(arguments):
+        if argument == "--config" and index + 1 < len(arguments):
+            return arguments[index + 1]
+        if argument.startswith("--config="):
+            return argument.split("=", 1)[1]
+    return None
 
 
 def _main(argv: Sequence[str] | None) -> int:
@@ -88,24 +129,23 @@ def _main(argv: Sequence[str] | None) -> int:
         args = build_parser().parse_args(argv)
         _check_combination(args)
     except UsageError as error:
-        print(f"{PROGRAM}: {error}")
-        return EXIT_FAILED
+        return _say_failure(f"{PROGRAM}: {error}", argv)
     try:
         config = load_config(args.config)
     except ConfigError as error:
-        print(f"{PROGRAM}: {error}")
-        return EXIT_FAILED
+        return _say_failure(f"{PROGRAM}: {error}", argv, ups=args.ups)
 
     store = StateStore(config.maintenance.state_dir, dry_run=args.dry_run)
     if args.status:
-        status = collect_status(config, store)
-        print(render_json(status) if args.json else render_table(status))
-        return EXIT_OK
+        return _status(config, store, args.json)
 
     if not args.retry_pending and args.ups not in config.ups:
-        print(f"{PROGRAM}: UPS {args.ups!r} is not configured (no [ups.\"{args.ups}\"] table "
-              f"in {args.config})")
-        return EXIT_FAILED
+        return _say_failure(f"{PROGRAM}: UPS {args.ups!r} is not configured (no "
+                            f"[ups.\"{args.ups}\"] table in {args.config})", argv,
+                            log_file=config.maintenance.log_file, ups=args.ups)
+    refusal = foreign_owner(config.maintenance.state_dir)
+    if refusal:
+        return _say_failure(f"{PROGRAM}: {refusal}; nothing done", argv, ups=args.ups)
     log = HandlerLog(config.maintenance.log_file, prefix="dry-run: " if args.dry_run else "")
     try:
         line, failed = _run(args, config, store, log)
@@ -115,6 +155,32 @@ def _main(argv: Sequence[str] | None) -> int:
         line = f"{line}; {log.problem}"
     print(line)
     return EXIT_FAILED if failed else EXIT_OK
+
+
+def _status(config: Config, store: StateStore, as_json: bool) -> int:
+    """--status; exit 1 when state files are unreadable, corrupt or another user's."""
+    status = collect_status(config, store)
+    problems = access_problems(store.root, writer=False)
+    for name in config.ups:  # shown as power "unknown" in the table: say why
+        try:
+            store.load_ups(name, keep_aside=False)
+        except StateError as error:
+            problems.append(f"UPS {name}: {error}")
+    problems += [f"host {host}: {entry['error']}"
+                 for host, entry in _hosts_of(status).items() if entry["phase"] == "failed"
+                 and entry["error"] and entry["error"].startswith("state file ")]
+    if as_json:
+        print(render_json({**status, "errors": problems} if problems else status))
+    else:
+        print(render_table(status))
+        for problem in problems:
+            print(f"ERROR: {problem}")
+    return EXIT_FAILED if problems else EXIT_OK
+
+
+def _hosts_of(status: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {host: entry for ups in status["ups"].values()
+            for host, entry in ups["hosts"].items()}
 
 
 def _check_combination(args: argparse.Namespace) -> None:

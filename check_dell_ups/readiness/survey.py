@@ -18,7 +18,7 @@ from pathlib import Path
 
 from check_dell_ups.maintenance.config import Config, ConfigError, load_config, read_password
 from check_dell_ups.maintenance.driver import HostInfo, JobInfo, ScvmmDriver, ScvmmError
-from check_dell_ups.maintenance.ownership import foreign_owner, user_name
+from check_dell_ups.maintenance.ownership import access_problems
 from check_dell_ups.maintenance.records import HostRecord, UpsRecord
 from check_dell_ups.maintenance.state import StateError, StateStore
 
@@ -84,39 +84,6 @@ def read_state(found: Survey, config: Config, uid: int | None = None) -> None:
             found.host_records[host] = store.load_host(host, keep_aside=False)
         except StateError as error:
             found.host_records[host] = str(error)
-
-
-def access_problems(state_dir: Path, uid: int) -> list[str]:
-    """Why the handler, running as uid, could not keep its state in state_dir."""
-    who = user_name(uid)
-    if not state_dir.exists():
-        parent = next((p for p in state_dir.parents if p.exists()), Path("/"))
-        if not os.access(parent, os.W_OK | os.X_OK):
-            return [f"state_dir {state_dir} does not exist and {who} cannot create it "
-                    f"in {parent}"]
-        return []
-    if not state_dir.is_dir():
-        return [f"state_dir {state_dir} is not a directory"]
-    problems = []
-    owner = foreign_owner(state_dir, uid)
-    if owner:
-        problems.append(owner)
-    # The lock and the two record folders are written; each record must be readable.
-    paths = [state_dir, state_dir / "ups", state_dir / "hosts"]
-    for directory in paths:
-        if directory.is_dir() and not os.access(directory, os.R_OK | os.W_OK | os.X_OK):
-            problems.append(f"{directory} is not readable and writable by {who}")
-    lock = state_dir / "lock"
-    if lock.exists() and not os.access(lock, os.R_OK | os.W_OK):
-        problems.append(f"{lock} is not readable and writable by {who} (the handler "
-                        "cannot take its lock)")
-    for folder in paths[1:]:
-        if not folder.is_dir() or not os.access(folder, os.R_OK | os.X_OK):
-            continue
-        for record in sorted(folder.glob("*.json")):
-            if not os.access(record, os.R_OK):
-                problems.append(f"state file {record} is not readable by {who}")
-    return problems
 
 
 # --- SCVMM -------------------------------------------------------------------------------

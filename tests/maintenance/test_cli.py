@@ -88,8 +88,11 @@ def test_corrupt_state_is_reported_in_status(capsys, config: Path, tmp_path: Pat
     hosts.mkdir(parents=True)
     (hosts / "hv01.example.com.json").write_text("{oops")
     code, out = run(capsys, "--config", str(config), "--status", "--json")
-    entry = json.loads(out)["ups"]["ups-a"]["hosts"]["hv01.example.com"]
-    assert code == 0 and entry["phase"] == "failed" and "corrupt" in entry["error"]
+    document = json.loads(out)
+    entry = document["ups"]["ups-a"]["hosts"]["hv01.example.com"]
+    assert entry["phase"] == "failed" and "corrupt" in entry["error"]
+    # An unusable state file is an error of --status itself (it was rc 0 with "failed").
+    assert code == 1 and ["corrupt" in error for error in document["errors"]] == [True]
     assert sorted(p.name for p in hosts.iterdir()) == ["hv01.example.com.json"]
 
 
