@@ -77,7 +77,7 @@ def object_list(sandbox: IcingaSandbox, object_type: str) -> dict[str, dict]:
 
 
 def test_shipped_config_and_example_host_validate(tmp_path: Path, icinga_conf: Path):
-    example = (icinga_conf / "examples" / "hosts.conf").read_text()
+    example = (icinga_conf / "examples" / "dell_ups_hosts.conf").read_text()
     sandbox = IcingaSandbox(tmp_path, GENERIC_HOST + example + HOSTS)
     output = sandbox.validate()
     assert "Finished validating the configuration file(s)" in output
@@ -112,7 +112,7 @@ def test_apply_rules_give_every_ups_both_services_with_the_designed_settings(tmp
 def test_check_command_has_the_designed_variables_and_secrets_only_in_env(
     tmp_path: Path, icinga_conf: Path
 ):
-    text = (icinga_conf / "commands.conf").read_text()
+    text = (icinga_conf / "dell_ups_commands.conf").read_text()
     check_command = text.split('object CheckCommand "dell_ups"')[1].split("\nobject ")[0]
     arguments = check_command.split("arguments = {")[1].split("\n\t}\n")[0]
     env = check_command.split("env = {")[1].split("}")[0]
@@ -126,7 +126,7 @@ def test_check_command_has_the_designed_variables_and_secrets_only_in_env(
 
 
 def test_event_command_passes_the_designed_macros(icinga_conf: Path):
-    text = (icinga_conf / "commands.conf").read_text()
+    text = (icinga_conf / "dell_ups_commands.conf").read_text()
     event_command = text.split('object EventCommand "dell_ups_maintenance"')[1]
     for option, macro in [
         ("--config", "$dell_ups_maintenance_config$"), ("--ups", "$host.name$"),
@@ -220,7 +220,7 @@ def test_argument_descriptions_are_the_checks_own_help(icinga_conf: Path):
     help_text = " ".join(subprocess.run(
         [str(check), "--help"], capture_output=True, text=True, timeout=60, check=False,
     ).stdout.split())
-    text = (icinga_conf / "commands.conf").read_text()
+    text = (icinga_conf / "dell_ups_commands.conf").read_text()
     check_command = text.split('object CheckCommand "dell_ups"')[1].split("\nobject ")[0]
     descriptions = re.findall(r'description = "([^"]+)"', check_command)
     assert len(descriptions) == 11
@@ -235,7 +235,7 @@ def test_event_command_descriptions_are_the_handlers_own_help(icinga_conf: Path)
     help_text = " ".join(subprocess.run(
         [str(handler), "--help"], capture_output=True, text=True, timeout=60, check=False,
     ).stdout.split())
-    text = (icinga_conf / "commands.conf").read_text()
+    text = (icinga_conf / "dell_ups_commands.conf").read_text()
     event_command = text.split('object EventCommand "dell_ups_maintenance"')[1]
     descriptions = re.findall(r'description = "([^"]+)"', event_command)
     assert len(descriptions) == 7
