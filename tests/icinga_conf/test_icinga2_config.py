@@ -53,6 +53,12 @@ HOSTS = dedent("""
         check_command = "dummy"
         address = "127.0.0.1"
     }
+    object Host "icinga-master" {
+        check_command = "dummy"
+        address = "127.0.0.1"
+        vars.dell_ups_readiness = true
+        vars.dell_ups_readiness_config = "/etc/check_dell_ups/site.toml"
+    }
 """)
 
 
@@ -88,7 +94,14 @@ def test_apply_rules_give_every_ups_both_services_with_the_designed_settings(tmp
     sandbox = IcingaSandbox(tmp_path, HOSTS)
     sandbox.validate()
     services = object_list(sandbox, "Service")
-    assert set(services) == {"ups-a!ups", "ups-a!ups-maintenance", "ups-people-only!ups"}
+    assert set(services) == {"ups-a!ups", "ups-a!ups-maintenance", "ups-people-only!ups",
+                             "icinga-master!ups-readiness"}
+
+    readiness = services["icinga-master!ups-readiness"]
+    assert readiness["check_command"] == '"dell_ups_readiness"'
+    assert readiness["enable_notifications"] == "true"  # people hear of it
+    assert readiness["volatile"] == "false"
+    assert float(readiness["check_interval"]) == 300
 
     automation = services["ups-a!ups-maintenance"]
     assert automation["volatile"] == "true"
@@ -237,7 +250,23 @@ def test_event_command_descriptions_are_the_handlers_own_help(icinga_conf: Path)
     ).stdout.split())
     text = (icinga_conf / "dell_ups_commands.conf").read_text()
     event_command = text.split('object EventCommand "dell_ups_maintenance"')[1]
+    event_command = event_command.split("\nobject ")[0]
     descriptions = re.findall(r'description = "([^"]+)"', event_command)
     assert len(descriptions) == 7
     for description in descriptions:
         assert description in help_text
+
+
+def test_readiness_command_descriptions_are_the_plugins_own_help(icinga_conf: Path):
+    plugin = Path(sys.executable).parent / "check_dell_ups_readiness"
+    help_text = " ".join(subprocess.run(
+        [str(plugin), "--help"], capture_output=True, text=True, timeout=60, check=True,
+    ).stdout.split())
+    text = (icinga_conf / "dell_ups_commands.conf").read_text()
+    command = text.split('object CheckCommand "dell_ups_readiness"')[1].split("\nobject ")[0]
+    descriptions = re.findall(r'description = "([^"]+)"', command)
+    assert len(descriptions) == 2
+    for description in descriptions:
+        assert description in help_text
+    assert set(re.findall(r"\$(dell_ups_\w+)\$", command)) == {
+        "dell_ups_readiness_config", "dell_ups_readiness_timeout"}

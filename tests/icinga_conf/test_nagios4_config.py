@@ -36,7 +36,7 @@ def test_shipped_config_with_the_example_host_passes_nagios4_v(tmp_path: Path):
     output = sandbox.validate()
     assert "Things look okay" in output
     assert "Total Warnings: 0" in output
-    assert "Checked 2 services." in output
+    assert "Checked 3 services." in output  # ups, ups-maintenance, ups-readiness
 
 
 def test_automation_template_is_volatile_with_the_handler(icinga_conf: Path):

@@ -70,3 +70,24 @@ def test_toml_example_hosts_and_vmm_host_are_consistent(icinga_conf: Path):
     example_host = (icinga_conf / "examples" / "dell_ups_hosts.conf").read_text()
     assert 'object Host "ups-rack1"' in example_host
     assert "ups-rack1" in config["ups"]
+
+
+# What Debian's icinga2 and nagios4 packages ship as samples (checked on Debian 12);
+# the installed lists are added where the packages are installed.
+DEBIAN_ICINGA_CONF_D = {"app.conf", "apt.conf", "commands.conf", "downtimes.conf",
+                        "groups.conf", "hosts.conf", "notifications.conf", "services.conf",
+                        "templates.conf", "timeperiods.conf", "users.conf"}
+DEBIAN_NAGIOS_OBJECTS = {"commands.cfg", "contacts.cfg", "localhost.cfg", "printer.cfg",
+                         "switch.cfg", "templates.cfg", "timeperiods.cfg", "windows.cfg"}
+
+
+def _installed(directory: str) -> set[str]:
+    path = Path(directory)
+    return {entry.name for entry in path.iterdir()} if path.is_dir() else set()
+
+
+def test_no_shipped_file_is_named_like_a_debian_sample(icinga_conf: Path):
+    samples = DEBIAN_ICINGA_CONF_D | _installed("/etc/icinga2/conf.d") | \
+        DEBIAN_NAGIOS_OBJECTS | _installed("/etc/nagios4/objects")
+    shipped = {path.name for path in icinga_conf.rglob("*") if path.is_file()}
+    assert shipped and not shipped & samples
