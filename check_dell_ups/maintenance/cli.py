@@ -4,6 +4,7 @@
                        [--attempt N] [--perfdata 'PERFDATA'] [--dry-run]
   dell_ups_maintenance --config FILE --retry-pending [--dry-run]
   dell_ups_maintenance --config FILE --status [--json]
+  dell_ups_maintenance --config FILE --drill HOST [--yes]
 
 Prints one summary line; exit 0 when it did what was due (or nothing was due, or work is
 in progress), 1 with the reason when something failed. Never a traceback.
@@ -69,6 +70,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="finish pending work (e.g. a restore that failed)")
     parser.add_argument("--status", action="store_true", help="show the stored state")
     parser.add_argument("--json", action="store_true", help="with --status: as JSON")
+    parser.add_argument("--drill", metavar="HOST",
+                        help="configuration test: HOST into maintenance and back, step by "
+                             "step (without --yes: only say what would be done)")
+    parser.add_argument("--yes", action="store_true", help="with --drill: do it")
     parser.add_argument("-V", "--version", action="version",
                         version=f"{PROGRAM} {__version__}")
     return parser
@@ -138,6 +143,8 @@ def _main(argv: Sequence[str] | None) -> int:
     store = StateStore(config.maintenance.state_dir, dry_run=args.dry_run)
     if args.status:
         return _status(config, store, args.json)
+    if args.drill:
+        return _drill(args, config, argv)
 
     if not args.retry_pending and args.ups not in config.ups:
         return _say_failure(f"{PROGRAM}: UPS {args.ups!r} is not configured (no "
@@ -183,7 +190,34 @@ def _hosts_of(status: dict[str, Any]) -> dict[str, dict[str, Any]]:
             for host, entry in ups["hosts"].items()}
 
 
+def _drill(args: argparse.Namespace, config: Config, argv: Sequence[str] | None) -> int:
+    from check_dell_ups.maintenance.drill import DrillLog, DrillRefused, run_drill
+
+    host = args.drill.lower().rstrip(".")
+    refusal = foreign_owner(config.maintenance.state_dir) if args.yes else None
+    if refusal:
+        return _say_failure(f"{PROGRAM}: {refusal}; nothing done", argv)
+    log = DrillLog(config.maintenance.log_file, out=lambda line: print(line, flush=True))
+    try:
+        passed = run_drill(config, StateStore(config.maintenance.state_dir), host,
+                           yes=args.yes, connect=_connector(config), log=log)
+    except (DrillRefused, StateError) as error:
+        log.quietly(logging.ERROR, f"refused: {error}", host=host)
+        print(f"{PROGRAM}: drill of {host} refused: {error}")
+        return EXIT_FAILED
+    finally:
+        log.close()
+    return EXIT_OK if passed else EXIT_FAILED
+
+
 def _check_combination(args: argparse.Namespace) -> None:
+    if args.drill or args.yes:
+        if not args.drill:
+            raise UsageError("--yes goes with --drill")
+        if args.status or args.retry_pending or args.ups or args.state or args.json \
+                or args.dry_run:
+            raise UsageError("--drill takes only --config and --yes")
+        return
     if args.status:
         if args.retry_pending or args.ups:
             raise UsageError("--status takes only --config and --json")
