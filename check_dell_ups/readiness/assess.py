@@ -209,7 +209,8 @@ def _ours_in_maintenance(record: HostRecord, info: object) -> bool:
         return False
     if isinstance(info, HostInfo):
         return info.in_maintenance
-    return record.phase == "maintenance"
+    # SCVMM not read: our record says; "leaving" is in maintenance until Enable ends.
+    return record.phase in ("maintenance", "leaving")
 
 
 def _power_back_since(found: Survey, config: Config, host: str) -> datetime | bool | None:

@@ -23,8 +23,9 @@ from check_dell_ups.maintenance.records import HostRecord, UpsRecord
 from check_dell_ups.maintenance.state import StateError, StateStore
 
 
-class DeadlineReached(Exception):  # noqa: N818 - raised by the -t alarm, not an error of ours
-    """-t ran out while SCVMM was being asked."""
+class DeadlineReached(BaseException):
+    """-t ran out while SCVMM was being asked. A BaseException: the driver turns every
+    Exception into a one-line ScvmmError, and this one must reach read_scvmm."""
 
 
 @dataclass
@@ -111,7 +112,8 @@ def read_scvmm(found: Survey, config: Config, connect: Callable[[], ScvmmDriver]
         found.scvmm_error = str(error).replace("within the handler's budget",
                                                "within the timeout (-t)")
     except DeadlineReached:
-        found.scvmm_error = "SCVMM: no answer within the timeout (-t)"
+        found.scvmm_error = (f"SCVMM {config.scvmm.server}:{config.scvmm.port}: no answer "
+                             "within the timeout (-t)")
     finally:
         found.scvmm_seconds = time.monotonic() - started
         if driver is not None:
