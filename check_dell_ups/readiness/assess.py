@@ -164,7 +164,9 @@ def _record_findings(found: Survey, config: Config, now: datetime) -> Iterator[F
 
 
 def _cluster_findings(found: Survey, config: Config) -> Iterator[Finding]:
-    if found.scvmm_error or found.password_error:
+    # Without every node SCVMM lists, a node that no configured UPS feeds (and that
+    # stays up) cannot be told from none: no guess, no false warning.
+    if found.scvmm_error or found.password_error or found.cluster_nodes is None:
         return
     configured: dict[str, list[str]] = {}
     for host in config.all_hosts():
@@ -173,10 +175,9 @@ def _cluster_findings(found: Survey, config: Config) -> Iterator[Finding]:
             configured.setdefault(info.cluster, []).append(host)
     for cluster, members in configured.items():
         nodes = members
-        if found.cluster_nodes is not None:
-            listed = found.cluster_nodes.get(cluster, ())
-            if any(node.lower() not in members for node in listed):
-                continue  # a node no configured UPS feeds stays up
+        listed = found.cluster_nodes.get(cluster, ())
+        if any(node.lower() not in members for node in listed):
+            continue  # a node no configured UPS feeds stays up
         shared = set(config.ups_of_host(nodes[0]))
         for node in nodes[1:]:
             shared &= set(config.ups_of_host(node))

@@ -150,6 +150,8 @@ def test_cluster_all_on_one_ups_in_migrate_mode_is_a_warning() -> None:
                    "cluster_nodes": {"cl01": (H1, H2)}}),
     ("a node SCVMM lists that no UPS feeds", {"config": config(b_hosts=(H1,)),
                                              "cluster_nodes": {"cl01": (H1, H2, "hv07")}}),
+    ("the driver cannot list the cluster's nodes", {"config": config(b_hosts=(H1,)),
+                                                   "cluster_nodes": None}),
 ])
 def test_cluster_rows_that_are_fine(why: str, changes) -> None:
     found = healthy(**changes)
