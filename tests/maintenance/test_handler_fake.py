@@ -407,6 +407,29 @@ def test_retry_pending_after_a_failed_restore(site) -> None:
     assert result.returncode == 0 and "nothing pending" in result.stdout
 
 
+def test_exit_and_start_starts_the_vm_we_saved_not_its_namesake(site) -> None:
+    """VM names are not unique in VMM: the handler keeps the ID of each VM it saved and
+    starts that one (Get-SCVirtualMachine -ID), never another VM of the same name."""
+    world = inventory()
+    world["vms"]["app01-twin"] = {"host": H4, "status": "Saved", "ha": False, "name": "app01"}
+    s = site(world)
+    s.write_config(UPS_A, on_power_restored="exit-and-start")
+    assert s.run().returncode == 0
+    assert s.vms()["app01"]["status"] == "Saved"
+    result = s.run(state="OK", perfdata=MAINS)
+    assert result.returncode == 0, result.stdout
+    deadline = time.monotonic() + 30
+    while s.jobs("Start-SCVirtualMachine") != {"app01": 1, "db02": 1}:
+        assert time.monotonic() < deadline, s.jobs("Start-SCVirtualMachine")
+        s.run("--retry-pending")
+        time.sleep(0.3)
+    assert s.vms()["app01-twin"]["status"] == "Saved"  # the namesake stays as it was
+    by_id = [call["parameters"] for call in s.cmdlet_calls("Get-SCVirtualMachine")
+             if "ID" in call["parameters"]]
+    assert len(by_id) == 2 and not [call for call in s.cmdlet_calls("Get-SCVirtualMachine")
+                                    if "Name" in call["parameters"]]
+
+
 def test_killed_mid_work_leaves_a_readable_state(site) -> None:
     s = site(latency=0.05, job_seconds=0.5)
     s.write_config(UPS_A)

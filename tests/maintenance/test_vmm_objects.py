@@ -39,8 +39,8 @@ def test_a_host_has_no_maintenance_mode_property(vmm_evidence):
 
 
 def test_the_member_names_the_driver_compares_exist():
-    assert vmm_objects.JOB_SUCCEEDED | vmm_objects.JOB_FAILED <= set(
-        vmm_objects.TASK_UI_STATE.members)
+    assert set(
+        vmm_objects.TASK_UI_STATE.members) >= vmm_objects.JOB_SUCCEEDED | vmm_objects.JOB_FAILED
     assert {vmm_objects.VM_RUNNING, vmm_objects.VM_SAVED} <= set(
         vmm_objects.VM_COMPUTER_SYSTEM_STATE.members)
     assert "Stopped" not in vmm_objects.VM_COMPUTER_SYSTEM_STATE.members
@@ -82,8 +82,8 @@ def test_the_scan_catches_an_undeclared_read():
 
 @pytest.mark.parametrize(("value", "member"), [
     ("MaintenanceMode", "MaintenanceMode"), ("maintenancemode", "MaintenanceMode"),
-    (8, "MaintenanceMode"), ("8", "MaintenanceMode"), (0, "OK"), (99, None), ("In Maintenance Mode", None),
-    (True, None), (None, None), ("9" * 40, None),
+    (8, "MaintenanceMode"), ("8", "MaintenanceMode"), (0, "OK"), (99, None),
+    ("In Maintenance Mode", None), (True, None), (None, None), ("9" * 40, None),
 ])  # fmt: skip
 def test_an_enum_value_is_read_by_name_or_number(value, member):
     assert vmm_objects.OVERALL_STATE.member_name(value) == member
