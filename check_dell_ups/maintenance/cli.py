@@ -87,6 +87,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return code
     except BrokenPipeError:
         return _output_gone()
+    except OSError as error:
+        if _stdout_failed():
+            return _output_gone()
+        return _say_failure(f"{PROGRAM}: internal error: {type(error).__name__}: {error}",
+                            argv)
     except KeyboardInterrupt:
         return _say_failure(f"{PROGRAM}: interrupted", argv)
     except Exception as error:  # users never see a traceback
@@ -102,7 +107,7 @@ def _say_failure(line: str, argv: Sequence[str] | None,
                    log_file=log_file, ups=ups)
     try:
         print(line, flush=True)
-    except BrokenPipeError:
+    except OSError:  # a closed pipe, a full disk: nowhere left to say it
         return _output_gone()
     return EXIT_FAILED
 
@@ -116,6 +121,15 @@ def _output_gone() -> int:
     except (OSError, ValueError):
         pass
     return EXIT_FAILED
+
+
+def _stdout_failed() -> bool:
+    """Whether stdout itself is what failed (flushing it fails again)."""
+    try:
+        sys.stdout.flush()
+    except (OSError, ValueError, AttributeError):
+        return True
+    return False
 
 
 def _config_argument(argv: Sequence[str] | None) -> str | None:

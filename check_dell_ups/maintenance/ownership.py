@@ -68,13 +68,11 @@ def access_problems(state_dir: Path, uid: int | None = None, *,
         except OSError:
             continue  # absent: the handler creates it
         is_dir = path in directories
-        # Directories and the lock are written in place; records are replaced by rename.
+        # Directories, the lock and the log are written in place. Records are replaced
+        # by rename; one that cannot be read is reported by whoever loads it.
         needed = os.R_OK | os.W_OK | (os.X_OK if is_dir else 0)
-        if path.suffix == ".json":
-            needed = os.R_OK
-        if not os.access(path, needed):
-            words = "readable" if needed == os.R_OK else "readable and writable"
-            problems.append(f"{path} is not {words} by {who}")
+        if path.suffix != ".json" and not os.access(path, needed):
+            problems.append(f"{path} is not readable and writable by {who}")
         elif path_owner != owner:
             problems.append(f"{path} belongs to {user_name(path_owner)}, not to "
                             f"{user_name(owner)} who owns state_dir (written by a manual "

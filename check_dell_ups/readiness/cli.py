@@ -6,6 +6,8 @@ Exit 0/1/2 for OK/WARNING/CRITICAL; 3 (UNKNOWN) for bad arguments only.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import signal
 import sys
 import threading
@@ -116,5 +118,8 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
         sys.stdout.write(text)
         sys.stdout.flush()
     except OSError:
-        pass  # e.g. a closed pipe: the exit code still says it
+        # e.g. a closed pipe: the exit code still says it; the interpreter's last flush
+        # finds /dev/null instead of printing a traceback.
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     sys.exit(code)

@@ -144,6 +144,39 @@ hosts = ["hv01.example.com", "hv02.example.com"]
         for path in (root / "var" / "lib" / "check_dell_ups").rglob("*"):
             assert pwd.getpwuid(path.stat().st_uid).pw_name == USER, path
 
+        # Issue 9's incident: a manual run as root. The handler now refuses it...
+        plugins = root / "usr" / "lib" / "nagios" / "plugins"
+        handler = [str(plugins / "dell_ups_maintenance"), "--config",
+                   str(etc / "dell_ups_maintenance.toml")]
+        event = [*handler, "--ups", "ups-rack1", "--state", "OK", "--perfdata", "on_battery=0s"]
+        as_root = subprocess.run(event, capture_output=True, text=True, timeout=120,
+                                 check=False)
+        assert as_root.returncode == 1 and "this runs as root: run it as nagios" in \
+            as_root.stdout
+        as_nagios = subprocess.run(["runuser", "-u", USER, "--", *event],
+                                   capture_output=True, text=True, timeout=120, check=False)
+        assert as_nagios.returncode == 0, as_nagios.stdout
+        # ... and a file an older root run left behind shows, to the Icinga user, in the
+        # readiness check and in --status (it was "unknown", exit 0).
+        record = root / "var" / "lib" / "check_dell_ups" / "ups" / "ups-rack1.json"
+        os.chown(record, 0, 0)
+        record.chmod(0o640)
+        readiness = subprocess.run(
+            ["runuser", "-u", USER, "--", str(plugins / "check_dell_ups_readiness"),
+             "--config", str(etc / "dell_ups_maintenance.toml")],
+            capture_output=True, text=True, timeout=120, check=False)
+        assert readiness.returncode == 2
+        unreadable = f"UPS ups-rack1: state file {record} cannot be read: Permission denied"
+        foreign = (f"{record} belongs to root, not to nagios who owns state_dir (written by a "
+                   "manual run as root?): chown nagios it")
+        assert readiness.stdout.splitlines()[1:] == [f"CRITICAL: state: {foreign}",
+                                                     f"CRITICAL: {unreadable}"]
+        status = subprocess.run(["runuser", "-u", USER, "--", *handler, "--status"],
+                                capture_output=True, text=True, timeout=120, check=False)
+        assert status.returncode == 1
+        assert status.stdout.splitlines()[-2:] == [f"ERROR: {foreign}", f"ERROR: {unreadable}"]
+        os.chown(record, pwd.getpwnam(USER).pw_uid, -1)
+
         # The cron schedule works where systemd is absent: its line, as cron runs it.
         cron = (root / "etc" / "cron.d" / "dell-ups-maintenance-retry").read_text()
         line = next(line for line in cron.splitlines() if line and line[0] in "*0123456789")

@@ -158,3 +158,11 @@ def test_status_into_a_closed_pipe_ends_quietly(tmp_path) -> None:
     assert result.stderr == ""
     assert result.stdout.splitlines()[0].startswith("UPS")
     assert len(result.stdout.splitlines()) == 2
+
+
+def test_status_onto_a_full_disk_ends_with_exit_1_and_no_traceback(tmp_path) -> None:
+    config = write_config(tmp_path)
+    program = f"{sys.executable} {REPO / 'handlers' / 'dell_ups_maintenance'}"
+    result = subprocess.run(["sh", "-c", f"{program} --config {config} --status >/dev/full"],
+                            capture_output=True, text=True, timeout=120, check=False)
+    assert (result.returncode, result.stderr) == (1, "")
