@@ -6,10 +6,12 @@ from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from check_dell_ups.maintenance.config import parse_config
 from check_dell_ups.maintenance.driver import HostInfo, JobInfo, ScvmmCommandError
-from check_dell_ups.maintenance.records import HostRecord, UpsRecord
+from check_dell_ups.maintenance.records import PHASES, HostRecord, UpsRecord
 from check_dell_ups.readiness.assess import PROBLEMS, assess
 from check_dell_ups.readiness.plugin import render
 from check_dell_ups.readiness.survey import Survey
@@ -214,3 +216,57 @@ def test_the_summary_says_how_many_more() -> None:
         f"DELL UPS READINESS CRITICAL - host {H1} (UPS ups-a): x (and 2 more problems) | ")
     assert [line.split(":")[0] for line in text.splitlines()[1:]] == \
         ["CRITICAL", "CRITICAL", "WARNING"]
+
+
+# --- invariants over any survey ---------------------------------------------------------
+
+_host_answers = st.one_of(
+    st.builds(host, st.sampled_from([H1]), cluster=st.sampled_from(["cl01", None]),
+              communication_state=st.sampled_from(["Responding", "NotResponding", None]),
+              in_maintenance=st.booleans()),
+    st.just(ScvmmCommandError("no such host")),
+)
+_records = st.one_of(
+    st.builds(HostRecord, phase=st.sampled_from(PHASES), ours=st.booleans(),
+              job=st.sampled_from([None, "j1"])),
+    st.just("state file x is corrupt"),
+)
+_ups_records = st.one_of(
+    st.builds(UpsRecord, power=st.sampled_from(["battery", "mains", "unknown"]),
+              since=st.sampled_from([None, NOW - timedelta(hours=2),
+                                     NOW - timedelta(minutes=1)])),
+    st.just("state file y cannot be read"),
+)
+
+
+@given(answers=st.fixed_dictionaries({h: _host_answers for h in (H1, H2, H3)}),
+       records=st.fixed_dictionaries({h: _records for h in (H1, H2, H3)}),
+       upses=st.fixed_dictionaries({"ups-a": _ups_records, "ups-b": _ups_records}),
+       whole=st.sampled_from([None, "password", "scvmm"]),
+       listed=st.sampled_from([None, {"cl01": (H1, H2, H3)}, {"cl01": (H1, H2)}]))
+def test_invariants(answers, records, upses, whole, listed) -> None:
+    answers = {name: (replace(info, name=name) if isinstance(info, HostInfo) else info)
+               for name, info in answers.items()}
+    found = healthy(hosts=answers, host_records=records, ups_records=upses,
+                    cluster_nodes=listed,
+                    password_error="no SCVMM password" if whole == "password" else None,
+                    scvmm_error="SCVMM x: refused" if whole == "scvmm" else None)
+    assessment = assess(found, NOW)
+    text, code = render(assessment)
+    states = {finding.state for finding in assessment.findings}
+    # The exit code is the worst finding; OK only without any.
+    assert code == (2 if "CRITICAL" in states else 1 if states else 0)
+    assert text.startswith(f"DELL UPS READINESS {assessment.state} - ")
+    assert len(text.splitlines()) == 1 + len(assessment.findings)  # one line per problem
+    # Every host that is not ready is named by a finding; nobody is ready without SCVMM.
+    named = {h for finding in assessment.findings for h in finding.hosts}
+    assert assessment.hosts == 3
+    assert assessment.hosts_ready == (0 if whole else 3 - len(named & {H1, H2, H3}))
+    # A host the handler left failed, or whose state cannot be read, is always CRITICAL.
+    for host, record in records.items():
+        if isinstance(record, str) or record.phase == "failed":
+            assert any(f.state == "CRITICAL" and host in f.hosts for f in assessment.findings)
+    # Perfdata is always on the first line, with every label once.
+    perfdata = text.splitlines()[0].split(" | ")[1].split()
+    assert [item.split("=")[0] for item in perfdata] == [
+        "hosts", "hosts_ready", "in_maintenance_ours", "pending", "scvmm_seconds"]
