@@ -178,6 +178,21 @@ def test_community_from_the_environment_and_never_printed(run_check, clock) -> N
                                  f"127.0.0.1:{sim.port} within 1 s\n")
 
 
+def test_community_from_an_extra_opts_file_not_argv(run_check, clock, tmp_path) -> None:
+    """For Icinga Director, which cannot set env: argv names only the ini section."""
+    ini = tmp_path / "snmp.ini"
+    ini.write_text(f"[ups-rack1]\ncommunity = {COMMUNITY}\n")
+    ini.chmod(0o640)
+    with UpsSimulator(port=0, community=COMMUNITY, clock=clock) as sim:
+        argv = ["-H", "127.0.0.1", "-p", str(sim.port), "-t", "5",
+                f"--extra-opts=ups-rack1@{ini}"]
+        result = run_check(*argv)
+        assert (result.returncode, result.stdout, result.stderr) == (0, OK_ON_MAINS + "\n", "")
+        assert COMMUNITY not in " ".join(argv)
+        result = run_check(*argv[:-1], "-t", "1")  # without it: public, no answer
+        assert result.returncode == 3
+
+
 @pytest.fixture
 def v3_simulator(clock: ManualClock) -> Iterator[UpsSimulator]:
     users = (V3User("monitor", "SHA", AUTH_PASSPHRASE, "AES", PRIV_PASSPHRASE),)
