@@ -26,6 +26,8 @@ from check_dell_ups.record import Record
 from check_dell_ups.thresholds import Thresholds
 
 CHECK_NAME = "dell ups"
+# DESIGN.md "States": a test with mains present is no outage, and says so.
+BATTERY_TEST_TEXT = "battery test in progress (load on battery, mains present)"
 
 
 def duration(seconds: float) -> str:
@@ -232,11 +234,15 @@ class UpsSummary(Summary):
             return "output off, no input power" if r.output_source == "none" else (
                 "power source unknown")
         if not r.on_battery:
-            return "on mains"
+            if r.battery_test and r.load_on_battery:
+                return BATTERY_TEST_TEXT
+            return "on mains, battery test in progress" if r.battery_test else "on mains"
         seconds = duration(r.on_battery_seconds or 1)
         text = f"on battery for {seconds}"
         if self.maintenance_timer >= 0:
             text += f" of {duration(self.maintenance_timer)} maintenance timer"
+        if r.test_in_progress:
+            text += " (mains failed during a battery test)"
         if r.counter_restarted:
             text += " (the card's counter reads 0)"
         return text
