@@ -175,6 +175,10 @@ class UpsSimulator:
     def set_alarm(self, name: str, active: bool) -> None:
         self.model.set_alarm(name, active)
 
+    def start_test(self, kind: str, seconds: float, fails: bool = False) -> None:
+        """A battery test ("self-test") or runtime calibration ("calibration")."""
+        self.model.start_test(kind, seconds, fails)
+
     @staticmethod
     def alarm_names() -> tuple[str, ...]:
         """The alarm names set_alarm accepts."""
@@ -200,6 +204,11 @@ class UpsSimulator:
             "global_status": GLOBAL_STATUS_NAMES[global_status(reading)],
             "card_uptime": int(reading.card_uptime_seconds),
             "temperature": reading.temperature,
+            "load_on_battery": reading.load_on_battery,
+            "test": reading.test.kind if reading.test_running else None,  # type: ignore[union-attr]
+            "last_test_result": (
+                None if reading.test is None or reading.test_running else reading.test.result
+            ),
             "port": self.port,
             "control_port": self.control_port,
         }

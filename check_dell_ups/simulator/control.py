@@ -1,7 +1,8 @@
 """HTTP control interface of the simulator, on 127.0.0.1 only.
 
 GET /state; POST /mains/off, /mains/on, /card/reboot; POST /set {"load", "charge",
-"temperature"}; POST /alarm {"name", "active"}. Every POST answers with the new state.
+"temperature"}; POST /alarm {"name", "active"}; POST /test {"kind", "seconds", "fails"}.
+Every POST answers with the new state.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ class Controllable(Protocol):
     def set_charge(self, percent: float) -> None: ...
     def set_temperature(self, celsius: float) -> None: ...
     def set_alarm(self, name: str, active: bool) -> None: ...
+    def start_test(self, kind: str, seconds: float, fails: bool = False) -> None: ...
     def state(self) -> dict[str, Any]: ...
 
 
@@ -86,6 +88,7 @@ class _ControlHandler(BaseHTTPRequestHandler):
             "/card/reboot": lambda _body: self.simulator.reboot_card(),
             "/set": self._set,
             "/alarm": self._alarm,
+            "/test": self._test,
         }
         action = actions.get(self.path)
         if action is None:
@@ -132,6 +135,13 @@ class _ControlHandler(BaseHTTPRequestHandler):
         if not isinstance(name, str) or not isinstance(active, bool):
             raise BadRequestError('/alarm takes {"name": str, "active": bool}')
         self.simulator.set_alarm(name, active)
+
+    def _test(self, body: dict[str, Any]) -> None:
+        kind, seconds, fails = body.get("kind"), body.get("seconds"), body.get("fails", False)
+        if (not isinstance(kind, str) or isinstance(seconds, bool)
+                or not isinstance(seconds, (int, float)) or not isinstance(fails, bool)):
+            raise BadRequestError('/test takes {"kind": str, "seconds": number, "fails": bool}')
+        self.simulator.start_test(kind, seconds, fails)
 
     def _reply(self, status: HTTPStatus, payload: dict[str, Any]) -> None:
         data = json.dumps(payload, sort_keys=True).encode()

@@ -109,3 +109,25 @@ def test_malformed_json(simulator):
         urllib.request.urlopen(request, timeout=10)
     assert raised.value.code == 400
     assert "not JSON" in json.loads(raised.value.read())["error"]
+
+
+def test_a_test_over_http(simulator):
+    status, state = call(simulator.control_port, "POST", "/test",
+                         {"kind": "calibration", "seconds": 600})
+    assert status == 200
+    assert (state["mains"], state["load_on_battery"], state["test"]) == (True, True,
+                                                                         "calibration")
+    assert state["output_source"] == "battery"
+    assert state["alarms"] == ["on_battery", "test_in_progress"]
+    status, state = call(simulator.control_port, "POST", "/mains/off")
+    assert (state["test"], state["last_test_result"]) == (None, "aborted")
+
+
+@pytest.mark.parametrize(("body", "message"), [
+    ({"kind": "calibration"}, "/test takes"),
+    ({"kind": "calibration", "seconds": True}, "/test takes"),
+    ({"kind": "nap", "seconds": 5}, "unknown test"),
+])
+def test_bad_tests_are_refused(simulator, body, message):
+    status, reply = call(simulator.control_port, "POST", "/test", body)
+    assert status == 400 and message in reply["error"]
