@@ -440,3 +440,16 @@ def test_voltages_in_tenths_reach_the_perfdata_in_volts(dell_raw: dict) -> None:
     check, output = judge(dell_raw)
     assert check.exitcode == 0
     assert "input_voltage=236V output_voltage=236V" in output
+
+
+def test_the_global_status_a_test_causes_is_not_a_problem(dell_raw: dict) -> None:
+    raw = load_on_battery(dell_raw)
+    raw.update({f"{DELL}.120.5.2.0": 5, f"{DELL}.110.1.0": 4})  # non-critical
+    check, output = judge(dict(raw))
+    assert check.exitcode == 0, output
+    raw[f"{DELL}.110.1.0"] = 5  # critical stays critical
+    check, output = judge(dict(raw))
+    assert check.exitcode == 2 and "CRITICAL: global status critical" in output
+    raw.update({f"{DELL}.110.1.0": 4, f"{UPS}.3.3.1.3.1": 0})  # mains failed: as ever
+    check, output = judge(raw)
+    assert check.exitcode == 1
