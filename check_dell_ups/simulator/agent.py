@@ -175,6 +175,10 @@ class UpsSimulator:
     def set_alarm(self, name: str, active: bool) -> None:
         self.model.set_alarm(name, active)
 
+    def stale_counter(self, seconds: int, for_seconds: float = 5.0) -> None:
+        """The card's counter reads `seconds` in the first seconds of the next outage."""
+        self.model.stale_counter(seconds, for_seconds)
+
     def start_test(self, kind: str, seconds: float, fails: bool = False) -> None:
         """A battery test ("self-test") or runtime calibration ("calibration")."""
         self.model.start_test(kind, seconds, fails)

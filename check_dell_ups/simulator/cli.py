@@ -3,7 +3,7 @@
 dell_ups_simulator [--host 127.0.0.1] --port 1161 [--control-port 8161] ...
 dell_ups_simulator ctl --control-port 8161 {status,mains-off,mains-on,card-reboot,
                                             set-load N,set-charge N,alarm NAME on|off,
-                                            self-test,calibrate}
+                                            self-test,calibrate,stale-counter N}
 """
 
 from __future__ import annotations
@@ -192,6 +192,11 @@ def _parse_ctl(arguments: list[str]) -> argparse.Namespace:
         test.add_argument("--seconds", type=float, default=seconds,
                           help=f"how long it runs (default {seconds:g})")
         test.add_argument("--fail", action="store_true", help="let it end failed")
+    stale = commands.add_parser(
+        "stale-counter", help="the next outage's counter first reads an earlier one's")
+    stale.add_argument("seconds", type=int)
+    stale.add_argument("--for-seconds", type=float, default=5.0,
+                       help="how long it reads so (default 5)")
     alarm = commands.add_parser("alarm", help="raise or clear a named alarm")
     alarm.add_argument("name")
     alarm.add_argument("switch", choices=["on", "off"])
@@ -216,6 +221,9 @@ def _control_client(options: argparse.Namespace) -> int:
         requests[options.command] = ("/test", {"kind": TEST_COMMANDS[options.command],
                                                "seconds": options.seconds,
                                                "fails": options.fail})
+    elif options.command == "stale-counter":
+        requests["stale-counter"] = ("/stale-counter", {"seconds": options.seconds,
+                                                        "for_seconds": options.for_seconds})
     elif options.command == "alarm":
         requests["alarm"] = ("/alarm", {"name": options.name, "active": options.switch == "on"})
     path, body = requests[options.command]

@@ -1,7 +1,8 @@
 """HTTP control interface of the simulator, on 127.0.0.1 only.
 
 GET /state; POST /mains/off, /mains/on, /card/reboot; POST /set {"load", "charge",
-"temperature"}; POST /alarm {"name", "active"}; POST /test {"kind", "seconds", "fails"}.
+"temperature"}; POST /alarm {"name", "active"}; POST /test {"kind", "seconds", "fails"};
+POST /stale-counter {"seconds", "for_seconds"}.
 Every POST answers with the new state.
 """
 
@@ -25,6 +26,7 @@ class Controllable(Protocol):
     def set_temperature(self, celsius: float) -> None: ...
     def set_alarm(self, name: str, active: bool) -> None: ...
     def start_test(self, kind: str, seconds: float, fails: bool = False) -> None: ...
+    def stale_counter(self, seconds: int, for_seconds: float = 5.0) -> None: ...
     def state(self) -> dict[str, Any]: ...
 
 
@@ -89,6 +91,7 @@ class _ControlHandler(BaseHTTPRequestHandler):
             "/set": self._set,
             "/alarm": self._alarm,
             "/test": self._test,
+            "/stale-counter": self._stale_counter,
         }
         action = actions.get(self.path)
         if action is None:
@@ -142,6 +145,13 @@ class _ControlHandler(BaseHTTPRequestHandler):
                 or not isinstance(seconds, (int, float)) or not isinstance(fails, bool)):
             raise BadRequestError('/test takes {"kind": str, "seconds": number, "fails": bool}')
         self.simulator.start_test(kind, seconds, fails)
+
+    def _stale_counter(self, body: dict[str, Any]) -> None:
+        seconds, lasting = body.get("seconds"), body.get("for_seconds", 5.0)
+        if (isinstance(seconds, bool) or not isinstance(seconds, int)
+                or isinstance(lasting, bool) or not isinstance(lasting, (int, float))):
+            raise BadRequestError('/stale-counter takes {"seconds": int, "for_seconds": number}')
+        self.simulator.stale_counter(seconds, lasting)
 
     def _reply(self, status: HTTPStatus, payload: dict[str, Any]) -> None:
         data = json.dumps(payload, sort_keys=True).encode()

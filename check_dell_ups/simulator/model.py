@@ -164,6 +164,10 @@ class UpsModel:
         self._alarms: list[ActiveAlarm] = []
         self._next_alarm_id = 1
         self._input_line_bads = 0
+        # The stale-counter quirk: the next time the load goes to battery, the card reports
+        # (value, for this many seconds) before it counts afresh.
+        self._stale_counter: tuple[int, float] | None = None
+        self._stale_until: float | None = None
 
     # ----- reading -----------------------------------------------------------------
 
@@ -237,6 +241,14 @@ class UpsModel:
             self._clear("self_test_failed")  # a new test replaces the last result
             self._reconcile(now)
 
+    def stale_counter(self, seconds: int, for_seconds: float = 5.0) -> None:
+        """A card quirk: in the first `for_seconds` of the next outage or test, the card's
+        upsSecondsOnBattery still reads `seconds` (the count of an earlier outage)."""
+        if seconds < 0 or for_seconds <= 0:
+            raise ValueError("a stale counter needs seconds >= 0 and a positive duration")
+        with self._lock:
+            self._stale_counter = (int(seconds), float(for_seconds))
+
     def reboot_card(self) -> None:
         """The management card restarts; the UPS itself keeps running.
 
@@ -299,6 +311,13 @@ class UpsModel:
     def _seconds_on_battery(self, now: float) -> int:
         if self._load_on_battery_since is None:
             return 0
+        if self._stale_counter is not None and self._stale_until is None:
+            lasting = self._stale_counter[1]
+            self._stale_until = self._load_on_battery_since + lasting
+        if self._stale_until is not None and self._stale_counter is not None:
+            if now < self._stale_until:
+                return self._stale_counter[0]
+            self._stale_counter = self._stale_until = None  # once, for one outage
         # The card counts from when *it* saw the load go to battery: a reboot restarts it.
         counting_since = max(self._load_on_battery_since, self._card_booted_at)
         return int(max(0.0, now - counting_since))

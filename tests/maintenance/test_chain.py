@@ -122,3 +122,26 @@ def test_a_power_cut_during_a_test_puts_the_hosts_into_maintenance(chain) -> Non
     hosts = fake.snapshot()["hosts"]
     assert hosts[HOSTS[0]]["maintenance"] and hosts[HOSTS[1]]["maintenance"]
     assert not hosts[HOSTS[2]]["maintenance"]
+
+
+def test_a_stale_counter_after_ok_triggers_nothing_before_the_timer(chain) -> None:
+    """The card reads 5000 s (an earlier outage's count) in the first seconds of a new
+    outage: the check, stateless, says CRITICAL; the handler saw the UPS on mains just
+    before and calls for maintenance only when the timer has really run out."""
+    ups, fake, cycle = chain
+    assert cycle()[0] == "OK"  # the handler sees the UPS on mains
+    ups.stale_counter(5000, for_seconds=TIMER - 1)
+    ups.cut_mains()
+    cut = time.monotonic()
+    state, line = cycle()
+    assert state == "CRITICAL", line  # the check says 5000 s, past the timer
+    assert "no maintenance yet" in line and disables(fake) == [], line
+    while "calls for maintenance" not in line:
+        assert time.monotonic() - cut < 30, line
+        time.sleep(0.5)
+        state, line = cycle()
+        if time.monotonic() - cut < TIMER - 0.5:
+            assert disables(fake) == [], line
+    assert time.monotonic() - cut >= TIMER - 0.5
+    hosts = fake.snapshot()["hosts"]
+    assert hosts[HOSTS[0]]["maintenance"] and hosts[HOSTS[1]]["maintenance"]

@@ -131,3 +131,13 @@ def test_a_test_over_http(simulator):
 def test_bad_tests_are_refused(simulator, body, message):
     status, reply = call(simulator.control_port, "POST", "/test", body)
     assert status == 400 and message in reply["error"]
+
+
+def test_a_stale_counter_over_http(simulator):
+    status, _ = call(simulator.control_port, "POST", "/stale-counter",
+                     {"seconds": 5000, "for_seconds": 30})
+    assert status == 200
+    _, state = call(simulator.control_port, "POST", "/mains/off")
+    assert state["seconds_on_battery"] == 5000
+    status, reply = call(simulator.control_port, "POST", "/stale-counter", {"seconds": "x"})
+    assert status == 400 and "/stale-counter takes" in reply["error"]

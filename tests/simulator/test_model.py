@@ -251,3 +251,24 @@ def test_refused_tests(model, setup, kind, seconds, message):
         model.start_test("self-test", 10)
     with pytest.raises(ValueError, match=message):
         model.start_test(kind, seconds)
+
+
+def test_a_stale_counter_reads_an_earlier_outage_then_counts_afresh(model, clock):
+    model.stale_counter(5000, for_seconds=5)
+    assert model.reading().seconds_on_battery == 0  # on mains it still reads 0
+    model.cut_mains()
+    clock.advance(4)
+    assert model.reading().seconds_on_battery == 5000
+    clock.advance(2)
+    assert model.reading().seconds_on_battery == 6
+    model.restore_mains()
+    model.cut_mains()  # once only: the next outage counts right away
+    clock.advance(1)
+    assert model.reading().seconds_on_battery == 1
+
+
+def test_a_stale_counter_needs_sane_values(model):
+    with pytest.raises(ValueError):
+        model.stale_counter(-1)
+    with pytest.raises(ValueError):
+        model.stale_counter(5000, for_seconds=0)
