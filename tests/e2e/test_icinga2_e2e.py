@@ -1,6 +1,8 @@
 """End to end with a real Icinga 2: power cut -> WARNING -> CRITICAL when the timer runs
 out -> event handler -> hosts in maintenance in (fake) SCVMM -> power back -> hosts out.
-And: Icinga restarted in the middle of an outage still gets the hosts into maintenance.
+And: Icinga restarted in the middle of an outage still gets the hosts into maintenance;
+a runtime calibration longer than the timer triggers no Disable, a power cut during a
+test does.
 """
 
 from __future__ import annotations
@@ -356,3 +358,52 @@ def test_graphite_writer_feeds_graphite_and_the_templates_draw_the_outage(world,
                     assert graphite.values(expression), (panel["title"], expression)
         finally:
             sandbox.stop()
+
+
+def test_a_calibration_longer_than_the_timer_is_shown_and_triggers_no_disable(world, icinga):
+    """Time-compressed: a 35 s calibration against the 15 s timer is the same property as
+    a 10-minute calibration against a 5-minute timer (the load on battery, the mains
+    present, for more than twice the timer). The charge starts at 50.5 % so that the
+    calibration drains it below the 50 % warning: the people's service alerts WARNING
+    naming the test, and the volatile automation service runs the handler on each of its
+    WARNING results, which must never disable a host."""
+    sandbox = icinga
+    index, _ = sandbox.wait_for(automation_alert("OK"), 60, what="a first OK result")
+    world.ups.set_charge(50.5)
+    calibration = 2 * TIMER + 5
+    world.ups.start_test("calibration", calibration)
+    started = time.monotonic()
+    _, shown = sandbox.wait_for(
+        lambda e: e.kind == "alert" and e.service == "ups" and e.state == "WARNING",
+        calibration, start=index, what="the people's service showing the test")
+    assert shown.text.startswith(
+        "DELL UPS WARNING - battery test in progress (load on battery, mains present), "
+        "charge 49%"), shown.text
+    sandbox.wait_for(automation_handler_run("WARNING"), 30, start=index,
+                     what="the handler run on a WARNING during the test")
+    while time.monotonic() - started < calibration + 2 * AUTOMATION_INTERVAL:
+        assert world.disable_and_enable_calls() == (0, 0)
+        time.sleep(1)
+    assert world.ups.state()["test"] is None  # the calibration is over
+    assert world.disable_and_enable_calls() == (0, 0)
+    assert not any(world.fed_hosts_in_maintenance())
+    events = sandbox.events()
+    assert not [e for e in events if e.service in ("ups", AUTOMATION) and e.state == "CRITICAL"]
+
+
+def test_a_power_cut_during_a_test_puts_the_hosts_into_maintenance(world, icinga):
+    sandbox = icinga
+    index, _ = sandbox.wait_for(automation_alert("OK"), 60, what="a first OK result")
+    test_started = time.time()
+    world.ups.start_test("self-test", 60)
+    time.sleep(AUTOMATION_INTERVAL)
+    world.ups.cut_mains()  # the UPS aborts the test; the load stays on the battery
+    index, _ = sandbox.wait_for(automation_alert("CRITICAL"), TIMER + 30, start=index,
+                                what="CRITICAL when the timer runs out")
+    world.wait(lambda: all(world.fed_hosts_in_maintenance()), 60,
+               "maintenance of every host fed by the UPS")
+    world.assert_maintenance_done_right()
+    # The timer counts from when the load went to battery (the card's counter, RFC 1628):
+    # maintenance comes no later than in an ordinary outage, and never at once.
+    first_disable = world.first_disable_started()
+    assert first_disable is not None and first_disable >= test_started + TIMER - 2
