@@ -51,6 +51,9 @@ def run(capsys, *argv: str) -> tuple[int, str]:
     ["--config", "x.toml", "--ups", "a", "--state", "PURPLE"],
     ["--config", "x.toml", "--retry-pending", "--ups", "a"],
     ["--config", "x.toml", "--bogus"],
+    ["--config", "x.toml", "--yes"],
+    ["--config", "x.toml", "--drill", "hv01.example.com", "--status"],
+    ["--config", "x.toml", "--drill", "hv01.example.com", "--dry-run"],
 ])
 def test_bad_arguments_exit_1_with_one_line(capsys, argv: list[str]) -> None:
     code, out = run(capsys, *argv)

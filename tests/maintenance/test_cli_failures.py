@@ -166,3 +166,11 @@ def test_status_onto_a_full_disk_ends_with_exit_1_and_no_traceback(tmp_path) -> 
     result = subprocess.run(["sh", "-c", f"{program} --config {config} --status >/dev/full"],
                             capture_output=True, text=True, timeout=120, check=False)
     assert (result.returncode, result.stderr) == (1, "")
+
+
+def test_a_drill_of_a_host_not_configured_is_refused_in_one_line(capsys, tmp_path) -> None:
+    config = write_config(tmp_path)
+    code, out = run(capsys, "--config", str(config), "--drill", "hv99.example.com")
+    assert (code, out) == (1, "dell_ups_maintenance: drill of hv99.example.com refused: "
+                              "hv99.example.com is not a configured host (not in any [ups] "
+                              "table's hosts)\n")
