@@ -74,6 +74,13 @@ class World:
         return {host: details["phase"]
                 for host, details in status["ups"][UPS_NAME]["hosts"].items()}
 
+    def retry_pending_now(self) -> None:
+        """One --retry-pending, at most every 5 s (the shipped timer runs every minute)."""
+        now = time.monotonic()
+        if now - getattr(self, "_last_retry", 0.0) >= 5:
+            self._last_retry = now
+            self.handler("--retry-pending")
+
     def settle_with_retry_pending(self, timeout: float = 60) -> None:
         """What the shipped systemd timer does: after a recovery Icinga/Nagios call the
         handler once; Enable jobs that outlast that call are finished by the timer."""
