@@ -23,7 +23,6 @@ import fcntl
 import hashlib
 import json
 import os
-import stat
 import tempfile
 import time
 import zlib
@@ -33,6 +32,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import quote
 
+from check_dell_ups.maintenance.files import UnreadableFileError, read_small_file
 from check_dell_ups.maintenance.records import HostRecord, RecordError, UpsRecord
 
 FORMAT_VERSION = 1
@@ -298,39 +298,12 @@ def read_state_file(path: Path, limit: int = MAX_STATE_BYTES) -> bytes | None:
     link to /etc/shadow is refused, not read), never blocks on a FIFO or device, never
     reads more than limit bytes. One-line CorruptStateError otherwise."""
     try:
-        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        return read_small_file(path, limit, follow_symlinks=False)
     except FileNotFoundError:
         return None
-    except OSError as error:
-        if error.errno == errno.ELOOP:
-            raise CorruptStateError(f"state file {path} is a symbolic link: not followed; "
-                                    "replace it with a regular file or remove it") from None
-        raise CorruptStateError(f"state file {path} cannot be read: "
-                                f"{error.strerror or error}") from None
-    try:
-        info = os.fstat(descriptor)
-        if not stat.S_ISREG(info.st_mode):
-            raise CorruptStateError(f"state file {path} is not a regular file: not read")
-        if info.st_size > limit:
-            raise CorruptStateError(f"state file {path} is corrupt ({info.st_size} bytes, "
-                                    f"more than a record's {limit}): not read")
-        chunks = []
-        remaining = limit + 1
-        while remaining > 0:
-            chunk = os.read(descriptor, min(remaining, 65536))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            remaining -= len(chunk)
-        raw = b"".join(chunks)
-        if len(raw) > limit:
-            raise CorruptStateError(f"state file {path} grew past {limit} bytes: not read")
-        return raw
-    except OSError as error:
-        raise CorruptStateError(f"state file {path} cannot be read: "
-                                f"{error.strerror or error}") from None
-    finally:
-        os.close(descriptor)
+    except UnreadableFileError as error:
+        what = "is corrupt" if "more than" in str(error) else "cannot be read"
+        raise CorruptStateError(f"state file {path} {what} ({error})") from None
 
 
 def remove_stale_temp_files(directory: Path, now: float | None = None) -> list[str]:
