@@ -28,7 +28,13 @@ from check_dell_ups.maintenance.driver import (
     VmInfo,
 )
 from check_dell_ups.maintenance.log import HandlerLog
-from check_dell_ups.maintenance.policy import TARGET_HOLD, TARGET_MAINTENANCE, TARGET_NORMAL
+from check_dell_ups.maintenance.policy import (
+    TARGET_HOLD,
+    TARGET_MAINTENANCE,
+    TARGET_NORMAL,
+    mode_of,
+    pending_targets_of,
+)
 from check_dell_ups.maintenance.records import (
     JOB_DISABLE_MIGRATE,
     JOB_DISABLE_SAVE,
@@ -64,6 +70,13 @@ class Outcome:
     errors: list[str] = field(default_factory=list)
     actions: list[str] = field(default_factory=list)
     in_progress: bool = False
+    busy: list[str] = field(default_factory=list)  # hosts another handler works on
+
+
+# How long a call waits for a host another handler works on: briefly. That handler
+# follows stored power changes while it waits on jobs, and --retry-pending finishes
+# whatever it leaves; waiting longer would only spend this call's budget.
+HOST_LOCK_WAIT = 2.0
 
 
 class Reconciler:
@@ -72,8 +85,11 @@ class Reconciler:
                  dry_run: bool = False, ups: str | None = None,
                  monotonic: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], None] = time.sleep,
-                 clock: Callable[[], datetime] | None = None) -> None:
+                 clock: Callable[[], datetime] | None = None,
+                 lock_wait: float = HOST_LOCK_WAIT) -> None:
         self.config = config
+        self.lock_wait = lock_wait
+        self._lockable: set[str] = set()
         self.store = store
         self.log = log
         self.connect = connect
@@ -98,6 +114,38 @@ class Reconciler:
     # --- entry point ---------------------------------------------------------------------
 
     def run(self, targets: Mapping[str, str], modes: Mapping[str, str]) -> Outcome:
+        """Bring the hosts to their targets. Each host is locked for this call alone;
+        a host another handler works on is left to it (outcome.busy)."""
+        wanted = set(targets)
+        if self.config.scvmm.vmm_host in targets:
+            wanted |= self._entering_elsewhere()
+        try:
+            with self.store.hosts_locked(wanted, self.lock_wait) as (locked, busy):
+                self._lockable = set(locked)
+                for host in sorted(set(busy) & set(targets)):
+                    self.log.info("busy with another dell_ups_maintenance call, which follows "
+                                  "stored power changes; --retry-pending finishes what it "
+                                  "leaves", ups=self._ups_of(host), host=host)
+                    self.outcome.busy.append(host)
+                return self._run_locked({host: target for host, target in targets.items()
+                                         if host in self._lockable}, modes)
+        except StateError as error:
+            self._fail(None, str(error))
+            return self.outcome
+
+    def _entering_elsewhere(self) -> set[str]:
+        """Hosts with a Disable job running: the vmm_host waits for them."""
+        hosts = set()
+        for host in self.config.all_hosts():
+            try:
+                record = self.store.load_host(host, keep_aside=False)
+            except StateError:
+                continue
+            if record.phase == "entering" and record.job:
+                hosts.add(host)
+        return hosts
+
+    def _run_locked(self, targets: Mapping[str, str], modes: Mapping[str, str]) -> Outcome:
         self._modes = dict(modes)
         self._load_records(targets)
         try:
@@ -130,7 +178,8 @@ class Reconciler:
         if vmm_host in self._targets:
             # The vmm_host waits for the others' Disable jobs: follow those too.
             for host, record in self._records.items():
-                if host not in self._targets and record.phase == "entering" and record.job:
+                if host not in self._targets and record.phase == "entering" and record.job \
+                        and host in self._lockable:
                     self._targets[host] = TARGET_HOLD
 
     # --- the rounds ----------------------------------------------------------------------
@@ -164,6 +213,30 @@ class Reconciler:
                 self.sleep(interval)
                 interval = min(interval * 1.5, _MAX_POLL_INTERVAL)
                 self._poll(jobs)
+                self._follow_power()
+
+    def _follow_power(self) -> None:
+        """While we wait on jobs, another call may store that power returned (it could not
+        work on our locked hosts): bring those hosts back in this call."""
+        power: dict[str, UpsRecord | None] = {}
+        for host in list(self._targets):
+            if self._effective_target(host) != TARGET_MAINTENANCE:
+                continue
+            for name in self.config.ups_of_host(host):
+                if name not in power:
+                    try:
+                        power[name] = self.store.load_ups(name, keep_aside=False)
+                    except StateError:
+                        power[name] = None
+                record = power[name]
+                if record is not None and record.power == "mains":
+                    self.log.info(f"UPS {name} stored on mains meanwhile: power restored",
+                                  ups=name, host=host)
+                    self._targets[host] = TARGET_NORMAL
+                    self._disable_queue.pop(host, None)
+                    self._prepare(host)
+                    self._read_done.discard(host)
+                    break
 
     def _more_to_read(self) -> bool:
         return any(host not in self._read_done and self._needs_read(host)
@@ -596,13 +669,27 @@ class Reconciler:
         return 0.0
 
     def _saved_vms(self, host: str, record: HostRecord) -> tuple[str, ...] | None:
-        if record.vms_running is None:
+        """The VMs saved on this host that were running before one of our Disables: HA
+        VMs live-migrated here from a host we disabled earlier count too (they were in
+        no list of this host's), else exit-and-start would never start them."""
+        candidates = self._running_before_our_disables(host, record)
+        if candidates is None:
             return None
         try:
             vms = self._driver_now().get_vms(host)
         except ScvmmError:
             return record.vms_running
-        return tuple(vm.vm_id for vm in _ours(vms, record.vms_running) if vm.state == VM_SAVED)
+        return tuple(vm.vm_id for vm in _ours(vms, candidates) if vm.state == VM_SAVED)
+
+    def _running_before_our_disables(self, host: str,
+                                     record: HostRecord) -> tuple[str, ...] | None:
+        if record.vms_running is None:
+            return None
+        seen = dict.fromkeys(record.vms_running)
+        for other, other_record in self._records.items():
+            if other != host and other_record.ours and other_record.vms_running:
+                seen.update(dict.fromkeys(other_record.vms_running))
+        return tuple(seen)
 
     # --- finishing -----------------------------------------------------------------------
 
@@ -677,20 +764,12 @@ class Reconciler:
         return self._records.get(host, HostRecord()).ups
 
     def _mode_of(self, host: str) -> str:
-        feeding = self.config.ups_of_host(host)
-        return "save" if any(self.config.ups[name].mode == "save" for name in feeding) \
-            else "migrate"
+        return mode_of(self.config, host)
 
 
 def pending_targets(config: Config, store: StateStore) -> tuple[dict[str, str], list[str]]:
-    """--retry-pending: the hosts whose records still have work to finish.
-
-    Unfinished entering work is resumed only while every UPS feeding the host still
-    calls for maintenance (as last stored); if one is back on mains, the host is brought
-    back instead, so a retry never disables a host after power has returned. Likewise
-    unfinished leaving work turns back into entering while every UPS feeding the host
-    calls for maintenance again (power failed anew)."""
-    targets: dict[str, str] = {}
+    """--retry-pending: the hosts whose records still have work to finish (the rule is
+    policy.pending_targets_of; this reads the records for it)."""
     errors: list[str] = []
     power: dict[str, UpsRecord | None] = {}
     for name in config.ups:
@@ -699,26 +778,13 @@ def pending_targets(config: Config, store: StateStore) -> tuple[dict[str, str], 
         except StateError as error:
             errors.append(str(error))
             power[name] = None
+    hosts: dict[str, HostRecord] = {}
     for host in config.all_hosts():
         try:
-            record = store.load_host(host)
+            hosts[host] = store.load_host(host)
         except StateError as error:
             errors.append(str(error))
-            continue
-        feeding = [power.get(name) for name in config.ups_of_host(host)]
-        all_calling = all(ups is not None and ups.power == "battery" and ups.called
-                          for ups in feeding)
-        if record.phase == "entering":
-            if any(ups is not None and ups.power == "mains" for ups in feeding):
-                targets[host] = TARGET_NORMAL
-            elif all_calling:
-                targets[host] = TARGET_MAINTENANCE
-        elif record.phase == "leaving" or (record.phase == "failed"
-                                           and record.wanted == WANT_NORMAL):
-            # Power came back, then failed again and now calls for maintenance: never
-            # take the host out of maintenance during that new outage.
-            targets[host] = TARGET_MAINTENANCE if all_calling else TARGET_NORMAL
-    return targets, errors
+    return pending_targets_of(config, power, hosts), errors
 
 
 def _ours(vms: Sequence[VmInfo], recorded: Sequence[str]) -> list[VmInfo]:

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import quote
 
+from check_dell_ups.maintenance.clock import Anchor
 from check_dell_ups.maintenance.files import UnreadableFileError, read_small_file
 from check_dell_ups.maintenance.records import HostRecord, RecordError, UpsRecord
 
@@ -79,6 +80,27 @@ class StateStore:
     @property
     def lock_path(self) -> Path:
         return self.root / "lock"
+
+    # --- the clock anchor (see clock.py) -------------------------------------------------
+
+    def load_clock_anchor(self) -> Anchor | None:
+        """None when missing or unreadable: a new anchor is then taken (harmless)."""
+        try:
+            raw = read_state_file(self.root / "clock.json")
+            return Anchor.from_json(json.loads(raw.decode("utf-8"))) if raw else None
+        except (StateError, *_PARSE_ERRORS):
+            return None
+
+    def save_clock_anchor(self, anchor: Anchor) -> None:
+        if self.dry_run:
+            return
+        self._make_dir(self.root)
+        try:
+            atomic_write(self.root / "clock.json",
+                         (json.dumps(anchor.to_json()) + "\n").encode())
+        except OSError as error:
+            raise StateError(f"cannot write {self.root / 'clock.json'}: "
+                             f"{error.strerror or error}") from None
 
     # --- locking -------------------------------------------------------------------------
 
@@ -151,31 +173,34 @@ class StateStore:
         except StateError as error:
             if self.dry_run or not self._save_reserve(path, document):
                 raise
-            self._reserve_note = f"{error}; kept in {_reserve_path(path)} instead"
+            self.reserve_note = f"{error}; the event was kept in {_reserve_path(path)}"
             return
         self._ensure_reserve(path)
 
+    def _blank_reserve(self, descriptor: int) -> None:
+        if os.pread(descriptor, 16, 0).strip():
+            os.pwrite(descriptor, b" " * 16, 0)
+            os.fsync(descriptor)
+
     def load_ups(self, ups: str, *, keep_aside: bool = True) -> UpsRecord:
         record = self._load(self.ups_path(ups), UpsRecord.from_json, UpsRecord, keep_aside)
+        # A valid reserve is newer than the file: it is blanked after every good write.
         reserved = self._load_reserve(self.ups_path(ups))
-        # The newer of the two: the reserve holds only what a full disk kept from the file.
-        if reserved is not None and (record.last_event_at is None or (
-                reserved.last_event_at is not None
-                and reserved.last_event_at > record.last_event_at)):
-            return reserved
-        return record
+        return reserved if reserved is not None else record
 
-    _reserve_note: str | None = None
+    # Set when a UPS record went to its reserve (a full disk): the summary says so.
+    reserve_note: str | None = None
 
     def _ensure_reserve(self, path: Path) -> None:
         """Preallocate the reserve while there is space (once per UPS)."""
         reserve = _reserve_path(path)
         with contextlib.suppress(OSError):
-            descriptor = os.open(reserve, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW
+            descriptor = os.open(reserve, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW
                                  | os.O_CLOEXEC, _FILE_MODE)
             try:
                 if os.fstat(descriptor).st_size < _RESERVE_BYTES:
                     os.posix_fallocate(descriptor, 0, _RESERVE_BYTES)
+                self._blank_reserve(descriptor)  # the file is newer now
             finally:
                 os.close(descriptor)
 

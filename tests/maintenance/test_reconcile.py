@@ -663,3 +663,32 @@ def test_a_hand_edited_history_does_not_break_polling(harness, at) -> None:
     store.save_host(H1, replaced(h.host(H1), history=(*h.host(H1).history, "a note")))
     line, failed = h.event(at, ON_BATTERY_LONG, after=60)
     assert not failed and "in progress" in line, line
+
+
+def test_a_call_waiting_on_jobs_follows_power_stored_meanwhile(harness, at) -> None:
+    """Issue 10: while this call waits on Disable jobs (holding those hosts' locks),
+    another call stores the UPS on mains: this call brings the hosts back itself."""
+    from check_dell_ups.maintenance.records import UpsRecord
+    h = harness()
+    h.scvmm.job_polls = 3
+    stored: list[bool] = []
+    options = h.options(at)
+    plain_sleep = options["sleep"]
+
+    def sleep(seconds: float) -> None:
+        plain_sleep(seconds)
+        if not stored:
+            StateStore(h.state_dir).save_ups("ups-a", UpsRecord(
+                power="mains", since=at(1), last_event_at=at(1), last_on_battery=0.0))
+            stored.append(True)
+
+    options["sleep"] = sleep
+    store = StateStore(h.state_dir)
+    log = HandlerLog(str(h.state_dir / "maintenance.log"), use_syslog=False)
+    event = Event(ups="ups-a", service_state="CRITICAL", metrics=parse_perfdata(ON_BATTERY_LONG))
+    line, failed = handle_event(h.config, store, log, event, connect=h.connect,
+                                deadline=h.monotonic + 50, now=at(0), **options)
+    log.close()
+    assert not failed, line
+    assert not h.scvmm.hosts[H1]["maintenance"] and not h.scvmm.hosts[H2]["maintenance"]
+    assert h.host(H1).phase == "normal" and h.host(H2).phase == "normal"
