@@ -58,6 +58,11 @@ _SAVE_MARGIN = 0.5  # seconds kept at the end of the budget to write the state
 # for (a VMM job can hang, e.g. when its host loses power): the host's state decides
 # again, else the host would stay entering or leaving, never enabled, forever.
 _STALE_JOB_SECONDS = 1800
+# A Disable or Enable that was sent but whose job id never reached us (link lost, handler
+# killed) is not sent again for this long: it may still be starting. After it, a lost
+# Disable gets the one save-mode fallback; a lost Enable is never repeated (an admin may
+# have put the host into maintenance since it landed) and is handed over with an error.
+LOST_REQUEST_GRACE = 180
 
 
 class _DisconnectedError(Exception):
@@ -348,6 +353,26 @@ class Reconciler:
                 record = record.moved("normal", now, ours=False, wanted=None, error=None,
                                       fallback_done=False)
                 self._set(host, record, "not in maintenance in SCVMM")
+            if _sent_without_job(record) and record.phase == "entering":
+                if not self._lost_request_expired(record, now):
+                    self.log.info("not in maintenance, but the Disable we sent may still be "
+                                  "starting (its job id never reached us): not sent again "
+                                  f"before {LOST_REQUEST_GRACE}s; the next call looks again",
+                                  ups=ups, host=host)
+                    self.outcome.in_progress = True
+                    return
+                if record.job_kind == JOB_DISABLE_MIGRATE and not record.fallback_done:
+                    record = replace(record, job_kind=JOB_DISABLE_SAVE, fallback_done=True,
+                                     job_started=None)
+                    self._set(host, record, f"the Disable we sent (job id lost) did not "
+                              f"show within {LOST_REQUEST_GRACE}s: the save-mode fallback")
+                else:
+                    reason = (f"the Disable we sent (job id lost) did not put the host into "
+                              f"maintenance within {LOST_REQUEST_GRACE}s; not sent again")
+                    self._set(host, record.moved("failed", now, wanted=WANT_MAINTENANCE,
+                                                 job_started=None, error=reason), "")
+                    self._fail(host, reason)
+                    return
             mode = self._modes.get(host, self._mode_of(host))
             # After a failed migration, a retry of the save-mode fallback stays in save
             # mode: migrating again would fail again and leave the host "failed".
@@ -358,7 +383,24 @@ class Reconciler:
                               ups=ups, host=host)
             self._disable_queue[host] = move
         elif target == TARGET_NORMAL:
-            if info.in_maintenance:
+            if info.in_maintenance and _sent_without_job(record) \
+                    and record.job_kind == JOB_ENABLE:
+                # Race 8: our Enable may have landed and an admin put the host back into
+                # maintenance since. Never enable it a second time.
+                if not self._lost_request_expired(record, now):
+                    self.log.info("in maintenance, but the Enable we sent may still be "
+                                  "starting (its job id never reached us): not sent again; "
+                                  "the next call looks again", ups=ups, host=host)
+                    self.outcome.in_progress = True
+                    return
+                reason = (f"the Enable we sent (job id lost) did not show within "
+                          f"{LOST_REQUEST_GRACE}s and the host is in maintenance: not sent "
+                          "again (an admin may have put it there since); left to the admins")
+                self._set(host, record.moved("admin", now, ours=False, wanted=None, job=None,
+                                             job_kind=None, job_started=None, error=reason),
+                          "handed over")
+                self._fail(host, reason)
+            elif info.in_maintenance:
                 self._enable_queue.append(host)
             elif self._unseen_disable_may_run(record, now):
                 # Its job would put the host into maintenance after we called it normal,
@@ -402,7 +444,7 @@ class Reconciler:
             self._set(host, record.moved(
                 "entering", now, ours=True, wanted=WANT_MAINTENANCE, ups=self.ups or record.ups,
                 job=None, job_kind=kind, error=None, vms_running=running, vms_saved=None,
-                start_jobs=()), "")
+                start_jobs=(), job_started=now), "")
         if self.dry_run:
             return
         assert driver is not None
@@ -438,7 +480,8 @@ class Reconciler:
             now = self.clock()
             for host in batch:
                 self._set(host, self._records[host].moved(
-                    "leaving", now, wanted=WANT_NORMAL, job=None, job_kind=JOB_ENABLE), "")
+                    "leaving", now, wanted=WANT_NORMAL, job=None, job_kind=JOB_ENABLE,
+                    job_started=now), "")
             try:
                 results = driver.enable_hosts(batch)
             except ScvmmError as error:
@@ -462,7 +505,7 @@ class Reconciler:
                 # admin entering maintenance, and that host must never become ours.
                 ours = self._ours_before_disable.pop(host, record.ours) \
                     if cmdlet == "Disable-SCVMHost" else record.ours
-                self._set(host, replace(record, job=None, ours=ours,
+                self._set(host, replace(record, job=None, ours=ours, job_started=None,
                                         error=f"{cmdlet}: {result}")
                           .noted(now, cmdlet, error=str(result)), "")
                 self.outcome.errors.append(f"{host}: {cmdlet} refused: {result}")
@@ -612,14 +655,14 @@ class Reconciler:
         if result.succeeded:
             saved = self._saved_vms(host, record)
             self._set(host, record.moved("maintenance", now, job=None, wanted=None, error=None,
-                                         vms_saved=saved),
+                                         vms_saved=saved, job_started=None),
                       f"in maintenance (VMs we saved: {', '.join(saved or ()) or 'none'})")
             return
         reason = f"Disable-SCVMHost job {job} {result.status}: {result.error or '-'}"
         if record.job_kind == JOB_DISABLE_MIGRATE and not record.fallback_done:
             self._log_error(host, f"{reason}; falling back to save mode", job=job)
             self._set(host, replace(record, job=None, job_kind=JOB_DISABLE_SAVE,
-                                    fallback_done=True, error=reason), "")
+                                    fallback_done=True, error=reason, job_started=None), "")
             self._disable_queue[host] = False
             return
         self._set(host, record.moved("failed", now, wanted=WANT_MAINTENANCE, job=None,
@@ -656,8 +699,18 @@ class Reconciler:
                 and (now - record.since).total_seconds() < _STALE_JOB_SECONDS)
 
     @staticmethod
+    def _lost_request_expired(record: HostRecord, now: datetime) -> bool:
+        if record.job_started is None:
+            return True
+        age = (now - record.job_started).total_seconds()
+        # A start in the future: the clock went back across a reboot; do not wait on it.
+        return age < 0 or age >= LOST_REQUEST_GRACE
+
+    @staticmethod
     def _job_age(record: HostRecord, job: str, now: datetime) -> float:
-        """Seconds since we started the job (from the record's history); 0 if unknown."""
+        """Seconds since we started the job (job_started, else the record's history)."""
+        if record.job_started is not None and record.job == job:
+            return (now - record.job_started).total_seconds()
         for entry in reversed(record.history):
             if isinstance(entry, dict) and entry.get("job") == job \
                     and entry.get("action") != "job ended":
@@ -707,7 +760,8 @@ class Reconciler:
         record = record or self._records[host]
         self._set(host, record.moved("normal", self.clock(), ours=False, wanted=None, job=None,
                                      job_kind=None, error=None, fallback_done=False,
-                                     vms_running=None, vms_saved=None, start_jobs=()),
+                                     vms_running=None, vms_saved=None, start_jobs=(),
+                                     job_started=None),
                   f"{why}: back to normal")
 
     # --- bookkeeping ---------------------------------------------------------------------
@@ -798,6 +852,12 @@ def _ours(vms: Sequence[VmInfo], recorded: Sequence[str]) -> list[VmInfo]:
         if vm.vm_id in recorded or (vm.name in recorded and len(by_name[vm.name]) == 1):
             found.append(vm)
     return found
+
+
+def _sent_without_job(record: HostRecord) -> bool:
+    """A Disable/Enable was sent (or about to be, when the handler died) and its job id
+    never reached us."""
+    return record.job is None and record.job_kind is not None and record.job_started is not None
 
 
 def _mode_words(move: bool) -> str:
