@@ -14,6 +14,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import signal
+import threading
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
@@ -72,10 +74,48 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class BudgetSpentError(BaseException):
+    """The watchdog fired: something blocked past the budget (a hung NFS read, a peer
+    that never answers). BaseException: no `except Exception` on the way swallows it."""
+
+
+# Before the config is read the budget is unknown: the event command's default timeout
+# (Icinga: 1 min) less a margin. After it: budget + WATCHDOG_MARGIN (the SCVMM requests
+# end by the budget themselves; the watchdog is the last resort).
+FIRST_WATCHDOG_SECONDS = 55.0
+WATCHDOG_MARGIN = 2.0
+
+
+def _arm_watchdog(seconds: float) -> bool:
+    """Arm SIGALRM to raise BudgetSpentError; False where that is impossible (not the
+    main thread, no setitimer): the bounded reads and requests still hold."""
+    if threading.current_thread() is not threading.main_thread() \
+            or not hasattr(signal, "setitimer"):
+        return False
+
+    def fire(_signum: int, _frame: Any) -> None:
+        raise BudgetSpentError
+
+    signal.signal(signal.SIGALRM, fire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    return True
+
+
+def _disarm_watchdog() -> None:
+    if threading.current_thread() is threading.main_thread() and hasattr(signal, "setitimer"):
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, signal.SIG_DFL)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     logging.raiseExceptions = False  # a failing log handler must not print a traceback
+    armed = _arm_watchdog(FIRST_WATCHDOG_SECONDS)
     try:
         return _main(argv)
+    except BudgetSpentError:
+        print(f"{PROGRAM}: FAILED: time budget spent: a file read or an SCVMM request "
+              "blocked (hung NFS?); the state is as last written, --retry-pending resumes")
+        return EXIT_FAILED
     except KeyboardInterrupt:
         print(f"{PROGRAM}: interrupted")
         return EXIT_FAILED
@@ -83,6 +123,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         detail = str(error).splitlines()[0] if str(error) else ""
         print(f"{PROGRAM}: internal error: {type(error).__name__}: {detail}")
         return EXIT_FAILED
+    finally:
+        if armed:
+            _disarm_watchdog()
 
 
 def _main(argv: Sequence[str] | None) -> int:
@@ -97,6 +140,8 @@ def _main(argv: Sequence[str] | None) -> int:
     except ConfigError as error:
         print(f"{PROGRAM}: {error}")
         return EXIT_FAILED
+    if threading.current_thread() is threading.main_thread() and hasattr(signal, "setitimer"):
+        signal.setitimer(signal.ITIMER_REAL, config.maintenance.budget + WATCHDOG_MARGIN)
 
     store = StateStore(config.maintenance.state_dir, dry_run=args.dry_run)
     if args.status:

@@ -192,3 +192,23 @@ def test_a_full_log_partition_is_no_failure(capsys, tmp_path: Path) -> None:
                     "--perfdata", "on_battery=10s")
     assert code == 0 and "no maintenance yet" in out and "internal error" not in out, out
     assert "log_file unusable" in out
+
+
+def test_a_hung_file_read_ends_with_the_budget(capsys, tmp_path: Path, monkeypatch) -> None:
+    """A read that blocks (a hung NFS state_dir; here a sleep in its place) cannot hold
+    the call past budget + 2 s: one line, exit 1. Old code: blocked until it returned."""
+    import time
+
+    from check_dell_ups.maintenance.state import StateStore
+    path = tmp_path / "handler.toml"
+    path.write_text(CONFIG.format(state=tmp_path / "state").replace("budget = 5", "budget = 1"))
+
+    def hung(self, ups, keep_aside=True):
+        time.sleep(12)
+        raise AssertionError("not interrupted")
+    monkeypatch.setattr(StateStore, "load_ups", hung)
+    started = time.monotonic()
+    code, out = run(capsys, "--config", str(path), "--ups", "ups-a", "--state", "OK",
+                    "--perfdata", "on_battery=0")
+    assert time.monotonic() - started < 6
+    assert code == 1 and "time budget spent" in out and out.count("\n") == 1
