@@ -1,9 +1,12 @@
 """The little world the demo and the end-to-end tests play in.
 
-A simulated Dell UPS ("ups-rack1") feeds two nodes of a three-node Hyper-V cluster and
-a stand-alone host; the third node is on another feed and takes the live-migrated VMs.
-The VMM server itself is a VM on hv02, so hv02 is the handler's `vmm_host` (disabled
-last, enabled first). Everything runs in-process on 127.0.0.1 with ports from port 0.
+A simulated Dell UPS ("ups-rack1") feeds two nodes of a three-node Hyper-V cluster,
+both nodes of a two-node cluster, and a stand-alone host. The third node of cl01 is on
+another feed and takes the live-migrated VMs. cl02 has no node left on another feed:
+Failover Clustering keeps its last node out of maintenance, so that node's migrate-mode
+Disable fails and the handler's save fallback saves its VMs (as on a real cluster). The
+VMM server itself is a VM on hv02, so hv02 is the handler's `vmm_host` (disabled last,
+enabled first). Everything runs in-process on 127.0.0.1 with ports from port 0.
 """
 
 from __future__ import annotations
@@ -20,15 +23,20 @@ UPS_NAME = "ups-rack1"
 SCVMM_USER = "svc-ups"
 SCVMM_PASSWORD = "demo-Passw0rd"  # a throw-away password for the local fake only
 CLUSTER = "cl01"
-FED_HOSTS = ("hv01.example.com", "hv02.example.com", "hv09.example.com")
+SMALL_CLUSTER = "cl02"  # both nodes on this UPS: the last cannot enter with its roles
+FED_HOSTS = ("hv01.example.com", "hv02.example.com", "hv05.example.com", "hv06.example.com",
+             "hv09.example.com")
 OTHER_FEED_HOST = "hv03.example.com"
 VMM_HOST = "hv02.example.com"
 
 
 def inventory() -> dict[str, Any]:
-    """3-node cluster cl01 (hv01-hv03) with HA and non-HA VMs, and stand-alone hv09."""
+    """3-node cluster cl01 (hv01-hv03) and 2-node cl02 (hv05, hv06) with HA and non-HA
+    VMs, and stand-alone hv09."""
     hosts = {name: {"cluster": CLUSTER, "maintenance": False}
              for name in ("hv01.example.com", "hv02.example.com", OTHER_FEED_HOST)}
+    hosts.update({name: {"cluster": SMALL_CLUSTER, "maintenance": False}
+                  for name in ("hv05.example.com", "hv06.example.com")})
     hosts["hv09.example.com"] = {"cluster": None, "maintenance": False}
     vms = {
         "web01": ("hv01.example.com", True),
@@ -38,6 +46,9 @@ def inventory() -> dict[str, Any]:
         "vmm01": ("hv02.example.com", True),
         "test02": ("hv02.example.com", False),
         "dc01": (OTHER_FEED_HOST, True),
+        "erp05": ("hv05.example.com", True),
+        "erp06": ("hv06.example.com", True),
+        "batch06": ("hv06.example.com", False),
         "file09": ("hv09.example.com", False),
     }
     return {

@@ -108,3 +108,51 @@ def snmpsim_launcher() -> Callable[..., contextlib.AbstractContextManager[int]]:
     """running_snmpsim for the folders' conftest files (importlib mode cannot import
     this module, but fixtures reach every folder)."""
     return running_snmpsim
+
+
+# ---- VMM's object model as evidence (docs/scvmm-objects, copied from the VMM module) -----
+
+SCVMM_OBJECTS = REPO_ROOT / "docs" / "scvmm-objects"
+_VMM = "Microsoft.SystemCenter.VirtualMachineManager"
+# Base types whose properties a type inherits (docs/scvmm-objects/README.md: ClientObject
+# declares ID and Name; Get-SCVirtualMachine returns VM, a VMBase).
+VMM_BASES = {
+    f"{_VMM}.Host": [f"{_VMM}.ClientObject"],
+    f"{_VMM}.Task": [f"{_VMM}.ClientObject"],
+    f"{_VMM}.VM": [f"{_VMM}.VMBase", f"{_VMM}.PhysicalObjectBase", f"{_VMM}.ClientObject"],
+    f"{_VMM}.Remoting.ServerConnection": [],
+}
+
+
+class VmmEvidence:
+    """The VMM module's declared types: properties with .NET types, and enums."""
+
+    def __init__(self, folder: Path) -> None:
+        self.properties: dict[str, dict[str, str]] = {}
+        for name in ("host-properties.txt", "other-types-properties.txt"):
+            current: dict[str, str] = {}
+            for line in (folder / name).read_text(encoding="utf-8").splitlines():
+                if line.startswith("== "):
+                    current = self.properties.setdefault(line.split()[1], {})
+                elif line.startswith("  ") and ": " in line:
+                    prop, _, dotnet = line.strip().partition(": ")
+                    current[prop] = dotnet
+        self.enums: dict[str, dict[str, int]] = {}
+        for line in (folder / "enums.txt").read_text(encoding="utf-8").splitlines():
+            head, bracket, rest = line.partition(" [")
+            if bracket and len(head.split()) == 2:
+                import ast
+
+                self.enums[head.split()[1]] = dict(ast.literal_eval("[" + rest))
+
+    def type_properties(self, type_name: str) -> dict[str, str]:
+        """A type's properties with those it inherits."""
+        merged: dict[str, str] = {}
+        for name in [*VMM_BASES[type_name][::-1], type_name]:
+            merged.update(self.properties[name])
+        return merged
+
+
+@pytest.fixture(scope="session")
+def vmm_evidence() -> VmmEvidence:
+    return VmmEvidence(SCVMM_OBJECTS)

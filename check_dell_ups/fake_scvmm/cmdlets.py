@@ -16,7 +16,7 @@ from typing import Any
 from psrpcore.types import ErrorCategory
 
 from check_dell_ups.fake_scvmm import objects
-from check_dell_ups.fake_scvmm.model import Host, Job, ModelError, Vm, VmmModel
+from check_dell_ups.fake_scvmm.model import Host, Job, JobError, ModelError, Vm, VmmModel
 
 SWITCH = object()  # marks a parameter that takes no value
 
@@ -73,7 +73,7 @@ class _Context:
 _PARAMETERS: dict[str, dict[str, bool]] = {
     "Get-SCVMMServer": {"ComputerName": True, "TCPPort": True},
     "Get-SCVMHost": {"ComputerName": True, "VMMServer": True},
-    "Get-SCVirtualMachine": {"VMHost": True, "Name": True, "VMMServer": True},
+    "Get-SCVirtualMachine": {"VMHost": True, "Name": True, "ID": True, "VMMServer": True},
     "Disable-SCVMHost": {
         "VMHost": True,
         "MoveWithinCluster": False,
@@ -84,10 +84,13 @@ _PARAMETERS: dict[str, dict[str, bool]] = {
     "Start-SCVirtualMachine": {"VM": True, "RunAsynchronously": False, "JobVariable": True},
     "Get-SCJob": {"ID": True, "All": False},
     "Get-Variable": {"Name": True, "ValueOnly": False},
+    "Select-Object": {"ExpandProperty": True},
 }
 # The WinRM endpoint is the VMM server itself, so these names reach it too.
 _LOOPBACK = ("localhost", "127.0.0.1", "::1")
-_NEEDS_CONNECTION = set(_PARAMETERS) - {"Get-SCVMMServer", "Get-Variable"}
+_NEEDS_CONNECTION = set(_PARAMETERS) - {"Get-SCVMMServer", "Get-Variable", "Select-Object"}
+# A job with no error still has an ErrorInfo.
+_NO_ERROR = JobError("NoError", 0, "", "")
 
 
 def run_invocation(
@@ -220,6 +223,8 @@ def _to_wire(model: VmmModel, item: Any) -> Any:
         return objects.vm_object(item)
     if isinstance(item, Job):
         return objects.job_object(model, model.job(item.job_id))
+    if isinstance(item, JobError):
+        return objects.wire_object(objects.ERROR_INFO, item)
     return item
 
 
@@ -237,7 +242,7 @@ def _get_vmm_server(context: _Context, bound: dict[str, Any], _: list[Any] | Non
         )
         return []
     context.connection.connected_server = server
-    return [objects.vmm_server_object(server)]
+    return [objects.server_connection_object(server)]
 
 
 def _get_vm_host(context: _Context, bound: dict[str, Any], _: list[Any] | None) -> list[Any]:
@@ -255,19 +260,30 @@ def _get_virtual_machine(
 ) -> list[Any]:
     host = _name_of(bound["VMHost"]) if "VMHost" in bound else None
     name = str(bound["Name"]) if "Name" in bound else None
+    vm_id = str(bound["ID"]) if "ID" in bound else None
     if host is not None:
         try:
             host = context.model.host(host).name
         except ModelError as problem:
             _error(context, "Get-SCVirtualMachine", problem)
             return []
-    return context.model.vms_on(host=host, name=name)
+    # -Name may find several VMs (names are not unique); -ID exactly one, or an error.
+    found = context.model.vms_on(host=host, name=name, vm_id=vm_id)
+    if vm_id is not None and not found:
+        _error(context, "Get-SCVirtualMachine",
+               ModelError(f"Unable to find the virtual machine {vm_id}.", 801))
+    return found
 
 
-def _targets(bound: dict[str, Any], parameter: str, pipe_input: list[Any] | None) -> list[str]:
+def _targets(bound: dict[str, Any], parameter: str, pipe_input: list[Any] | None,
+             key: Callable[[Any], str] = _name_of) -> list[str]:
     if parameter in bound:
-        return [_name_of(bound[parameter])]
-    return [_name_of(item) for item in pipe_input or []]
+        return [key(bound[parameter])]
+    return [key(item) for item in pipe_input or []]
+
+
+def _vm_id_of(value: Any) -> str:
+    return value.vm_id if isinstance(value, Vm) else _name_of(value)
 
 
 def _job_cmdlet(
@@ -326,14 +342,14 @@ def _enable_vm_host(
 def _start_virtual_machine(
     context: _Context, bound: dict[str, Any], pipe_input: list[Any] | None
 ) -> list[Any]:
-    def the_vm(name: str) -> Any:
-        return context.model.vms_on(name=name)[0]
+    def the_vm(vm_id: str) -> Any:
+        return context.model.vms_on(vm_id=vm_id)[0]
 
     return _job_cmdlet(
         context,
         cmdlet="Start-SCVirtualMachine",
         bound=bound,
-        targets=_targets(bound, "VM", pipe_input),
+        targets=_targets(bound, "VM", pipe_input, _vm_id_of),
         start=context.model.start_vm,
         output=the_vm,
     )
@@ -365,6 +381,22 @@ def _get_variable(context: _Context, bound: dict[str, Any], _: list[Any] | None)
     return [context.variables[name.lower()]]
 
 
+def _select_object(context: _Context, bound: dict[str, Any],
+                   pipe_input: list[Any] | None) -> list[Any]:
+    """Select-Object -ExpandProperty: the fake knows the one expansion the handler uses,
+    a job's ErrorInfo (whole, where one level deep it is only its text)."""
+    wanted = str(bound.get("ExpandProperty", ""))
+    expanded = []
+    for item in pipe_input or []:
+        if isinstance(item, Job) and wanted.lower() == "errorinfo":
+            expanded.append(context.model.job(item.job_id).error or _NO_ERROR)
+        else:
+            context.result.errors.append(ErrorSpec(
+                f"Property \"{wanted}\" cannot be found.", ErrorCategory.InvalidArgument,
+                "ExpandPropertyNotFound,Microsoft.PowerShell.Commands.SelectObjectCommand"))
+    return expanded
+
+
 _HANDLERS: dict[str, Callable[[_Context, dict[str, Any], list[Any] | None], list[Any]]] = {
     "Get-SCVMMServer": _get_vmm_server,
     "Get-SCVMHost": _get_vm_host,
@@ -374,4 +406,5 @@ _HANDLERS: dict[str, Callable[[_Context, dict[str, Any], list[Any] | None], list
     "Start-SCVirtualMachine": _start_virtual_machine,
     "Get-SCJob": _get_job,
     "Get-Variable": _get_variable,
+    "Select-Object": _select_object,
 }

@@ -137,7 +137,7 @@ class FakeScvmm:
         self,
         *,
         fail_migration_vms: Iterable[str] = (),
-        last_node_fails: bool = False,
+        last_node_fails: bool = True,
         job_seconds: float | None = None,
         latency: float | None = None,
         refuse_connections: bool = False,

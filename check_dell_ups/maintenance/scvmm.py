@@ -224,7 +224,7 @@ class _Connection:
         """Get-SCVMMServer must run before any other VMM cmdlet in a runspace. WinRM lands
         on the VMM server itself, so it connects to localhost ([scvmm] vmm_server)."""
         server = self._endpoint.vmm_server
-        outcome = self.run({server: self._add_connect})[server]
+        outcome = self.run({server: self._add_connect}, connecting=True)[server]
         if isinstance(outcome, ScvmmError):
             raise ScvmmUnreachable(f"{self._errors.where}: Get-SCVMMServer failed: {outcome}")
         if not any(_is_a(item, vmm.SERVER_CONNECTION_TYPE) for item in outcome):
@@ -240,6 +240,7 @@ class _Connection:
         self,
         builders: Mapping[str, Callable[[PowerShell], Any]],
         accept: Callable[[list[Any]], bool] = lambda _output: False,
+        connecting: bool = False,
     ) -> dict[str, list[Any] | ScvmmError]:
         """Start every pipeline, then collect each: key -> output, or the item's error.
 
@@ -250,7 +251,8 @@ class _Connection:
             running: dict[str, PowerShell] = {}
             for key, build in builders.items():
                 powershell = PowerShell(self.pool)
-                if CONNECT_IN_EVERY_INVOCATION:
+                prefixed = CONNECT_IN_EVERY_INVOCATION and not connecting
+                if prefixed:
                     self._add_connect(powershell)
                     powershell.add_statement()
                 build(powershell)
@@ -259,7 +261,7 @@ class _Connection:
             results: dict[str, list[Any] | ScvmmError] = {}
             for key, powershell in running.items():
                 output = powershell.end_invoke()
-                if CONNECT_IN_EVERY_INVOCATION:
+                if CONNECT_IN_EVERY_INVOCATION and not connecting:
                     output = [item for item in output
                               if not _is_a(item, vmm.SERVER_CONNECTION_TYPE)]
                 records = list(powershell.streams.error)
@@ -544,8 +546,10 @@ def _flag(value: Any) -> bool:
 
 
 def _is_a(obj: Any, type_name: str) -> bool:
-    """Whether a deserialized object is of that VMM type (its type names list it)."""
-    return type_name in (getattr(obj, "types", None) or ())
+    """Whether a deserialized object is of that VMM type (its type names list it; an
+    object that was deserialized once before carries them as Deserialized.<type>)."""
+    names = getattr(obj, "types", None) or ()
+    return type_name in names or f"Deserialized.{type_name}" in names
 
 
 def _member(obj: Any, reads: vmm.Reads, name: str, what: str) -> str | ScvmmError:
@@ -556,8 +560,11 @@ def _member(obj: Any, reads: vmm.Reads, name: str, what: str) -> str | ScvmmErro
     if value is _MISSING:
         return ScvmmCommandError(f"{what}: the {reads.type_name.rsplit('.', 1)[-1]} object has "
                                  f"no {name} property")
-    # An enum arrives as its ToString, its Int32, or an object holding them.
-    for candidate in (value, getattr(value, "to_string", None), getattr(value, "value", None)):
+    # An enum arrives as its ToString, its Int32, or an object holding them (pypsrp: a
+    # GenericComplexObject with to_string and the Int32 in property_sets).
+    numbers = getattr(value, "property_sets", None) or [None]
+    for candidate in (value, getattr(value, "to_string", None), getattr(value, "value", None),
+                      numbers[0]):
         member = enum.member_name(candidate)
         if member is not None:
             return member

@@ -18,9 +18,11 @@ from typing import Any
 import pytest
 
 from check_dell_ups.demo_world import (
+    CLUSTER,
     FED_HOSTS,
     SCVMM_PASSWORD,
     SCVMM_USER,
+    SMALL_CLUSTER,
     UPS_NAME,
     Workspace,
     inventory,
@@ -88,13 +90,17 @@ class World:
                 return datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S%z").timestamp()
         return None
 
+    # One Disable a fed host, and one save fallback for cl02's last node.
+    DISABLES = len(FED_HOSTS) + 1
+
     def disable_and_enable_calls(self) -> tuple[int, int]:
         cmdlets = [call["cmdlet"] for call in self.fake.calls]
         return cmdlets.count("Disable-SCVMHost"), cmdlets.count("Enable-SCVMHost")
 
     def assert_maintenance_done_right(self) -> None:
-        """The fed hosts are in maintenance, their HA VMs live-migrated to the node on the
-        other feed, their other running VMs saved; that node itself untouched."""
+        """The fed hosts are in maintenance, cl01's HA VMs live-migrated to the node on the
+        other feed, the other running VMs saved (cl02 has no node left to run them: its
+        last node entered by the save fallback); that other node itself untouched."""
         snapshot = self.fake.snapshot()
         hosts = snapshot["hosts"]
         assert all(hosts[host]["maintenance"] for host in FED_HOSTS)
@@ -103,9 +109,13 @@ class World:
         for name, vm in inventory()["vms"].items():
             if vm["host"] not in FED_HOSTS:
                 continue
-            if vm["ha"] and vm["host"] != "hv09.example.com":
+            cluster = hosts[vm["host"]]["cluster"]
+            if vm["ha"] and cluster == CLUSTER:
                 assert vms[name]["host"] == "hv03.example.com", name
                 assert vms[name]["status"] == "Running", name
+            elif cluster == SMALL_CLUSTER:
+                assert hosts[vms[name]["host"]]["cluster"] == SMALL_CLUSTER, name
+                assert vms[name]["status"] == "Saved", name
             else:
                 assert vms[name]["host"] == vm["host"], name
                 assert vms[name]["status"] == "Saved", name

@@ -60,6 +60,11 @@ def test_demo_tells_the_whole_story_and_cleans_up(private_tmp: Path):
     assert re.search(r"hv01\.example\.com\s+cl01\s+ups-rack1\s+MAINTENANCE", output)
     assert re.search(r"hv03\.example\.com\s+cl01\s+other feed\s+ok\s+.*web01 \(HA, Running\)",
                      output)
+    # cl02 has no node on another feed: its last node's migration is refused (Failover
+    # Clustering keeps it), the save fallback saves its VMs.
+    assert "falling back to save mode" in output
+    assert re.search(r"hv0[56]\.example\.com\s+cl02\s+ups-rack1\s+MAINTENANCE\s+.*"
+                     r"erp0[56] \(HA, Saved\)", output)
     assert demo_dirs(private_tmp) == []
 
 

@@ -42,6 +42,10 @@ def test_inventory_is_a_three_node_cluster_with_ha_and_non_ha_vms_and_a_stand_al
     assert sorted(n for n, c in clusters.items() if c == "cl01") == [
         "hv01.example.com", "hv02.example.com", OTHER_FEED_HOST]
     assert clusters["hv09.example.com"] is None
+    # Both nodes of cl02 on this UPS: the last-node rule of Failover Clustering shows.
+    assert sorted(n for n, c in clusters.items() if c == "cl02") == [
+        "hv05.example.com", "hv06.example.com"]
+    assert {"hv05.example.com", "hv06.example.com"} <= set(FED_HOSTS)
     on_fed_nodes = [vm for vm in world["vms"].values() if vm["host"] in FED_HOSTS]
     assert {vm["ha"] for vm in on_fed_nodes} == {True, False}
     assert world["vms"]["vmm01"]["host"] == VMM_HOST
@@ -51,9 +55,10 @@ def test_scvmm_view_lists_each_host_with_its_feed_state_and_vms():
     snapshot = inventory()
     snapshot["hosts"]["hv01.example.com"]["maintenance"] = True
     view = scvmm_view(snapshot)
-    assert len(view) == 4
+    assert len(view) == 6
     first = view[0].split()
     assert first[:4] == ["hv01.example.com", "cl01", "ups-rack1", "MAINTENANCE"]
     assert "web01 (HA, Running)" in view[0] and "build01 (non-HA, Running)" in view[0]
-    assert "stand-alone" in view[3] and "file09 (non-HA, Running)" in view[3]
+    assert "stand-alone" in view[5] and "file09 (non-HA, Running)" in view[5]
     assert "other feed" in view[2]
+    assert view[4].split()[:3] == ["hv06.example.com", "cl02", "ups-rack1"]

@@ -120,14 +120,14 @@ def test_power_cut_puts_the_fed_hosts_into_maintenance_and_back(world, icinga):
     assert first_disable <= critical.timestamp + AUTOMATION_INTERVAL + 10
     # Called again and again while on battery, it disabled each host exactly once.
     time.sleep(2 * AUTOMATION_INTERVAL)
-    assert world.disable_and_enable_calls() == (len(FED_HOSTS), 0)
+    assert world.disable_and_enable_calls() == (world.DISABLES, 0)
 
     world.ups.restore_mains()
     sandbox.wait_for(automation_alert("OK"), 30, start=index, what="recovery")
     world.wait(lambda: not any(world.fed_hosts_in_maintenance()), 60,
                "the hosts leaving maintenance")
     world.settle_with_retry_pending()
-    assert world.disable_and_enable_calls() == (len(FED_HOSTS), len(FED_HOSTS))
+    assert world.disable_and_enable_calls() == (world.DISABLES, len(FED_HOSTS))
 
     events = sandbox.events()
     # People's service alerts but never runs the handler; the automation service runs

@@ -87,7 +87,7 @@ def test_power_cut_through_nagios(world, tmp_path: Path):
         world.wait(lambda: not any(world.fed_hosts_in_maintenance()), 60,
                    "the hosts leaving maintenance")
         world.settle_with_retry_pending()
-        assert world.disable_and_enable_calls() == (len(FED_HOSTS), len(FED_HOSTS))
+        assert world.disable_and_enable_calls() == (world.DISABLES, len(FED_HOSTS))
 
         events = sandbox.events()
         assert not [e for e in events if e.kind == "handler" and e.service == "ups"]

@@ -29,11 +29,24 @@ def test_get_scvmhost_returns_a_host_object(pool, psrp):
     host = result.output[0]
     assert psrp.prop(host, "Name") == "hv01.example.com"
     assert psrp.prop(host, "ComputerName") == "hv01"
-    assert psrp.prop(host, "MaintenanceMode") is False
-    assert psrp.prop(host, "OverallState") == "OK"
+    # VMM's Host has no MaintenanceMode property: OverallState says it.
+    assert "MaintenanceMode" not in host.adapted_properties
+    assert psrp.text(psrp.prop(host, "OverallState")) == "OK"
+    assert psrp.prop(host, "OverallState").property_sets == [0]
+    assert psrp.prop(host, "MaintenanceHost") is False
     assert psrp.prop(host, "HostCluster") == "cl01"
-    assert psrp.prop(host, "ClusterNodeStatus") == "Running"
-    assert "Microsoft.SystemCenter.VirtualMachineManager.Host" in host.types[0]
+    assert psrp.text(psrp.prop(host, "ClusterNodeStatus")) == "Running"
+    assert psrp.text(psrp.prop(host, "CommunicationState")) == "Responding"
+    assert host.types[0] == "Microsoft.SystemCenter.VirtualMachineManager.Host"
+
+
+def test_a_host_in_maintenance_has_overall_state_maintenance_mode(fake, pool, psrp):
+    assert psrp.wait_for_job(pool, psrp.disable(pool, "hv09.example.com")) == "Completed"
+    host = psrp.run(pool, [("Get-SCVMHost", {"ComputerName": "hv09.example.com"})]).output[0]
+    state = psrp.prop(host, "OverallState")
+    assert (psrp.text(state), state.property_sets) == ("MaintenanceMode", [8])
+    assert state.types[0] == "Microsoft.VirtualManager.Remoting.OverallState"
+    assert psrp.prop(host, "OverallStateString") == "In Maintenance Mode"  # localized text
 
 
 def test_get_scvmhost_of_a_standalone_host_has_no_cluster(pool, psrp):
@@ -65,14 +78,27 @@ def test_get_scvirtualmachine_by_host_and_by_name(pool, psrp):
     on_host = psrp.run(pool, [("Get-SCVirtualMachine", {"VMHost": "hv01.example.com"})]).output
     by_name = {psrp.prop(vm, "Name"): vm for vm in on_host}
     assert set(by_name) == {"web01", "web02", "build01", "old01"}
-    assert psrp.text(psrp.prop(by_name["web01"], "Status")) == "Running"
-    assert psrp.text(psrp.prop(by_name["old01"], "Status")) == "PowerOff"
+    assert psrp.text(psrp.prop(by_name["web01"], "VirtualMachineState")) == "Running"
+    assert psrp.text(psrp.prop(by_name["old01"], "VirtualMachineState")) == "PowerOff"
+    assert psrp.prop(by_name["old01"], "VirtualMachineState").property_sets == [1]
     assert psrp.prop(by_name["web01"], "IsHighlyAvailable") is True
     assert psrp.prop(by_name["build01"], "IsHighlyAvailable") is False
     assert psrp.prop(by_name["web01"], "VMHost") == "hv01.example.com"
 
     one = psrp.run(pool, [("Get-SCVirtualMachine", {"Name": "app01"})]).output
     assert [psrp.prop(vm, "Name") for vm in one] == ["app01"]
+
+
+def test_get_scvirtualmachine_by_name_may_find_several_by_id_exactly_one(fake, pool, psrp):
+    fake.model.vms["old01"].name = "web01"  # VM names are not unique in VMM
+    namesakes = psrp.run(pool, [("Get-SCVirtualMachine", {"Name": "web01"})]).output
+    assert len(namesakes) == 2
+    wanted = psrp.prop(namesakes[1], "ID")
+    by_id = psrp.run(pool, [("Get-SCVirtualMachine", {"ID": str(wanted)})]).output
+    assert [psrp.prop(vm, "ID") for vm in by_id] == [wanted]
+    missing = psrp.run(pool, [("Get-SCVirtualMachine",
+                               {"ID": "00000000-0000-0000-0000-0000000000ee"})])
+    assert missing.output == [] and "Unable to find" in str(missing.streams.error[0])
 
 
 def test_disable_with_move_migrates_ha_vms_and_saves_the_rest(fake, pool, psrp):
@@ -116,16 +142,23 @@ def test_failed_migration_fails_the_job_and_keeps_the_host(fake, pool, psrp):
     job = psrp.disable(pool, "hv01.example.com", move=True)
     assert psrp.wait_for_job(pool, job) == "Failed"
     found = psrp.run(pool, [("Get-SCJob", {"ID": psrp.prop(job, "ID")})]).output[0]
-    problem = psrp.prop(psrp.prop(found, "ErrorInfo"), "Problem")
-    assert "web02" in problem
+    # One level deep, ErrorInfo is its text "CodeName (NNNN)"; the whole object only
+    # through Select-Object -ExpandProperty.
+    assert psrp.prop(found, "ErrorInfo") == "LiveMigrationFailed (10698)"
+    expanded = psrp.run(pool, [("Get-SCJob", {"ID": psrp.prop(job, "ID")}),
+                               ("Select-Object", {"ExpandProperty": "ErrorInfo"})]).output[0]
+    assert expanded.types[0] == "Microsoft.VirtualManager.Utils.ErrorInfo"
+    assert "web02" in psrp.prop(expanded, "Problem")
+    assert psrp.prop(expanded, "RecommendedAction")
+    assert psrp.prop(expanded, "DetailedErrorCode") == 10698
     state = fake.snapshot()
     assert state["hosts"]["hv01.example.com"]["maintenance"] is False
     assert state["vms"]["web02"] == {"host": "hv01.example.com", "status": "Running", "ha": True}
     assert state["vms"]["web01"]["host"] == "hv02.example.com"  # that one did move
 
 
-def test_last_node_of_a_cluster_cannot_enter_with_the_fault(fake, pool, psrp):
-    fake.set_faults(last_node_fails=True)
+def test_last_node_of_a_cluster_cannot_enter_by_default(fake, pool, psrp):
+    """Failover Clustering keeps the last node: its migrate-mode Disable fails."""
     assert psrp.wait_for_job(pool, psrp.disable(pool, "hv03.example.com")) == "Completed"
     last = psrp.disable(pool, "hv04.example.com")
     assert psrp.wait_for_job(pool, last) == "Failed"
@@ -137,7 +170,16 @@ def test_last_node_of_a_cluster_cannot_enter_with_the_fault(fake, pool, psrp):
     }
 
 
-def test_last_node_without_the_fault_saves_what_cannot_move(fake, pool, psrp):
+def test_last_node_in_save_mode_enters_and_saves(fake, pool, psrp):
+    assert psrp.wait_for_job(pool, psrp.disable(pool, "hv03.example.com")) == "Completed"
+    assert psrp.wait_for_job(pool, psrp.disable(pool, "hv04.example.com", move=False)) \
+        == "Completed"
+    assert fake.snapshot()["vms"]["app01"] == {"host": "hv04.example.com", "status": "Saved",
+                                                "ha": True}
+
+
+def test_last_node_with_the_fault_off_saves_what_cannot_move(fake, pool, psrp):
+    fake.set_faults(last_node_fails=False)
     assert psrp.wait_for_job(pool, psrp.disable(pool, "hv03.example.com")) == "Completed"
     assert fake.snapshot()["vms"]["app01"]["host"] == "hv04.example.com"
     assert psrp.wait_for_job(pool, psrp.disable(pool, "hv04.example.com")) == "Completed"
@@ -156,7 +198,8 @@ def test_a_host_is_locked_while_its_job_runs(fake, pool, psrp):
             ("Disable-SCVMHost", {"RunAsynchronously": None}),
         ],
     )
-    assert "locked" in str(again.streams.error[0])
+    assert "locked by another job" in str(again.streams.error[0])
+    assert "(Error ID: 2602)" in str(again.streams.error[0])
 
 
 def test_job_progresses_on_wall_clock_time(fake, pool, psrp):
@@ -169,7 +212,7 @@ def test_job_progresses_on_wall_clock_time(fake, pool, psrp):
     assert psrp.wait_for_job(pool, job) == "Completed"
     done = psrp.run(pool, [("Get-SCJob", {"ID": job_id})]).output[0]
     assert psrp.prop(done, "Progress") == "100 %"
-    assert fake.snapshot()["jobs"][job_id] == {
+    assert fake.snapshot()["jobs"][str(job_id)] == {
         "status": "Completed",
         "cmdlet": "Disable-SCVMHost",
         "target": "hv02.example.com",
@@ -228,7 +271,10 @@ def test_start_scvirtualmachine_starts_a_saved_vm(fake, pool, psrp):
         ],
         [("Get-Variable", {"Name": "s", "ValueOnly": None})],
     )
-    assert psrp.wait_for_job(pool, early.output[-1]) == "Failed"  # host still in maintenance
+    # A host in maintenance still starts its VMs.
+    assert psrp.wait_for_job(pool, early.output[-1]) == "Completed"
+    assert fake.snapshot()["vms"]["build01"]["status"] == "Running"
+    fake.model.vms["build01"].status = "Saved"
 
     enable = psrp.run(
         pool,

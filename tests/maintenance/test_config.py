@@ -42,6 +42,8 @@ def test_defaults() -> None:
     config = parse_config(copy.deepcopy(BASE))
     assert config.scvmm.transport == "https" and config.scvmm.port == 5986
     assert config.scvmm.auth == "negotiate" and config.scvmm.cert_validation is True
+    # WinRM lands on the VMM server: Get-SCVMMServer connects to itself.
+    assert config.scvmm.vmm_server == "localhost"
     maintenance = config.maintenance
     assert (maintenance.timer, maintenance.mode, maintenance.on_power_restored) == (
         300, "migrate", "exit")
@@ -52,6 +54,11 @@ def test_defaults() -> None:
     ups = config.ups["ups-rack1"]
     assert ups.hosts == ("hv01.example.com", "hv02.example.com")  # lower-cased
     assert (ups.timer, ups.mode) == (300, "migrate")
+
+
+def test_vmm_server_names_another_vmm_server() -> None:
+    config = parse_config(with_change("scvmm/vmm_server", "VMM02.example.com"))
+    assert config.scvmm.vmm_server == "vmm02.example.com"
 
 
 def test_http_port_default_and_overrides() -> None:
@@ -92,6 +99,8 @@ def test_http_port_default_and_overrides() -> None:
     ("scvmm/server", _DELETE, "scvmm.server"),
     ("scvmm/username", _DELETE, "scvmm.username"),
     ("scvmm/vmm_host", "hv09.example.com", "scvmm.vmm_host"),
+    ("scvmm/vmm_server", "vmm01; Stop-Computer", "scvmm.vmm_server"),
+    ("scvmm/vmm_server", 5, "scvmm.vmm_server"),
     ("scvmm/cert_validation", 1, "scvmm.cert_validation"),
     ("ups", {}, "ups"),
 ])

@@ -317,6 +317,8 @@ def test_dry_run_changes_nothing(site) -> None:
 def test_vmm_host_last_in_first_out(site) -> None:
     s = site()
     s.write_config(f'[ups."ups-a"]\nhosts = ["{H3}", "{H1}", "{H2}"]\n', vmm_host=H3)
+    # The order alone: the last-node rule (its fallback) is tested on its own below.
+    s.fake.set_faults(last_node_fails=False)
     result = s.run()
     assert result.returncode == 0, result.stdout
     # The vmm_host's Disable comes after the others' jobs were polled to their end.
@@ -404,6 +406,29 @@ def test_retry_pending_after_a_failed_restore(site) -> None:
     assert result.returncode == 0 and "nothing pending" in result.stdout
 
 
+def test_exit_and_start_starts_the_vm_we_saved_not_its_namesake(site) -> None:
+    """VM names are not unique in VMM: the handler keeps the ID of each VM it saved and
+    starts that one (Get-SCVirtualMachine -ID), never another VM of the same name."""
+    world = inventory()
+    world["vms"]["app01-twin"] = {"host": H4, "status": "Saved", "ha": False, "name": "app01"}
+    s = site(world)
+    s.write_config(UPS_A, on_power_restored="exit-and-start")
+    assert s.run().returncode == 0
+    assert s.vms()["app01"]["status"] == "Saved"
+    result = s.run(state="OK", perfdata=MAINS)
+    assert result.returncode == 0, result.stdout
+    deadline = time.monotonic() + 30
+    while s.jobs("Start-SCVirtualMachine") != {"app01": 1, "db02": 1}:
+        assert time.monotonic() < deadline, s.jobs("Start-SCVirtualMachine")
+        s.run("--retry-pending")
+        time.sleep(0.3)
+    assert s.vms()["app01-twin"]["status"] == "Saved"  # the namesake stays as it was
+    by_id = [call["parameters"] for call in s.cmdlet_calls("Get-SCVirtualMachine")
+             if "ID" in call["parameters"]]
+    assert len(by_id) == 2 and not [call for call in s.cmdlet_calls("Get-SCVirtualMachine")
+                                    if "Name" in call["parameters"]]
+
+
 def test_killed_mid_work_leaves_a_readable_state(site) -> None:
     s = site(latency=0.05, job_seconds=0.5)
     s.write_config(UPS_A)
@@ -456,23 +481,26 @@ def test_usage_and_config_errors_are_one_line(site, tmp_path: Path) -> None:
     assert result.returncode == 1 and result.stdout.startswith("dell_ups_maintenance: scvmm.")
 
 
-def test_last_node_of_the_cluster_cannot_enter(site) -> None:
+def test_last_node_of_the_cluster_enters_by_the_save_fallback(site) -> None:
+    """Failover Clustering keeps the last node (the fake's default, as on a real cluster):
+    its migrate-mode Disable fails and the one save-mode fallback puts it in."""
     s = site()
     s.write_config(f'[ups."ups-a"]\nhosts = ["{H1}", "{H2}", "{H3}"]\n')
-    s.fake.set_faults(last_node_fails=True)
     result = s.run()
-    assert result.returncode == 1 and "FAILED" in result.stdout, result.stdout
-    in_maintenance = [h for h in (H1, H2, H3) if s.hosts()[h]["maintenance"]]
-    assert len(in_maintenance) == 2
-    (last,) = {H1, H2, H3} - set(in_maintenance)
-    assert s.jobs("Disable-SCVMHost")[last] == 2  # the migration, then one save fallback
-    entry = s.status()["ups"]["ups-a"]["hosts"][last]
-    assert entry["phase"] == "failed" and "last node" in entry["error"]
+    assert result.returncode == 0, result.stdout
+    assert all(s.hosts()[h]["maintenance"] for h in (H1, H2, H3))
+    disables = s.jobs("Disable-SCVMHost")
+    (last,) = [host for host, count in disables.items() if count == 2]  # migrate, then save
+    assert sorted(disables.values()) == [1, 1, 2]
+    assert "last node" in s.log() and "falling back to save mode" in s.log()
+    # Every running VM ended on a host in maintenance: saved, wherever it was moved first.
+    assert {vm["status"] for name, vm in s.vms().items()
+            if name != "off01" and vm["host"] in (H1, H2, H3)} == {"Saved"}
     result = s.run(perfdata=LONG.replace("412s", "500s"))
     assert result.returncode == 0 and s.jobs("Disable-SCVMHost")[last] == 2  # no storm
     result = s.run(state="OK", perfdata=MAINS)
     assert result.returncode == 0, result.stdout
-    assert s.jobs("Enable-SCVMHost") == dict.fromkeys(in_maintenance, 1)
+    assert s.jobs("Enable-SCVMHost") == dict.fromkeys((H1, H2, H3), 1)
     assert not any(s.hosts()[h]["maintenance"] for h in (H1, H2, H3))
     assert s.status()["ups"]["ups-a"]["hosts"][last]["phase"] == "normal"
 

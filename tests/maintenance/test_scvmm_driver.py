@@ -12,8 +12,9 @@ from typing import Any
 
 import pytest
 
+from check_dell_ups.fake_scvmm.model import object_id
 from check_dell_ups.fake_scvmm.server import FakeScvmm
-from check_dell_ups.maintenance import scvmm
+from check_dell_ups.maintenance import scvmm, vmm_objects
 from check_dell_ups.maintenance.driver import (
     HostInfo,
     JobInfo,
@@ -43,7 +44,7 @@ INVENTORY: dict[str, Any] = {
 }
 ALL_CMDLETS = {
     "Get-SCVMMServer", "Get-SCVMHost", "Get-SCVirtualMachine", "Disable-SCVMHost",
-    "Enable-SCVMHost", "Start-SCVirtualMachine", "Get-SCJob", "Get-Variable",
+    "Enable-SCVMHost", "Start-SCVirtualMachine", "Get-SCJob", "Get-Variable", "Select-Object",
 }  # fmt: skip
 
 
@@ -113,7 +114,17 @@ def test_open_runs_get_scvmmserver_once_and_only_cmdlets(scvmm_fake, driver):
     assert cmdlets[0] == "Get-SCVMMServer"
     assert cmdlets.count("Get-SCVMMServer") == 1
     assert set(cmdlets) <= ALL_CMDLETS
-    assert scvmm_fake.calls[0]["parameters"] == {"ComputerName": "127.0.0.1"}
+    # WinRM lands on the VMM server: it connects to itself, no second hop.
+    assert scvmm_fake.calls[0]["parameters"] == {"ComputerName": "localhost"}
+
+
+def test_vmm_server_names_another_vmm_server(scvmm_fake):
+    with open_driver(endpoint_for(scvmm_fake.port, vmm_server="vmm01.example.com")) as named:
+        assert isinstance(named.get_hosts(["hv01.example.com"])["hv01.example.com"], HostInfo)
+    assert scvmm_fake.calls[0]["parameters"] == {"ComputerName": "vmm01.example.com"}
+    with pytest.raises(ScvmmUnreachable, match="Get-SCVMMServer failed") as caught:
+        open_driver(endpoint_for(scvmm_fake.port, vmm_server="vmm99.example.com"))
+    assert_one_line_without_password(caught.value)
 
 
 def test_close_is_safe_twice(scvmm_fake):
@@ -129,10 +140,22 @@ def test_get_hosts_reads_each_host(scvmm_fake, driver):
     scvmm_fake.model.hosts["hv02.example.com"].maintenance = True
     hosts = driver.get_hosts(["hv01.example.com", "hv02.example.com", "hv99.example.com"])
     assert hosts["hv01.example.com"] == HostInfo(
-        name="hv01.example.com", in_maintenance=False, cluster="cl01", overall_state="OK"
+        name="hv01.example.com", in_maintenance=False, cluster="cl01", overall_state="OK",
+        communication_state="Responding",
     )
-    assert hosts["hv02.example.com"].in_maintenance is True
+    # OverallState MaintenanceMode (8): VMM's Host has no MaintenanceMode property.
+    assert hosts["hv02.example.com"] == HostInfo(
+        name="hv02.example.com", in_maintenance=True, cluster="cl01",
+        overall_state="MaintenanceMode", communication_state="Responding",
+    )
     assert hosts["hv99.example.com"].cluster is None
+
+
+def test_get_hosts_reads_a_host_vmm_cannot_reach(scvmm_fake, driver):
+    scvmm_fake.model.hosts["hv03.example.com"].communication = "NotResponding"
+    info = driver.get_hosts(["hv03.example.com"])["hv03.example.com"]
+    assert isinstance(info, HostInfo)
+    assert info.communication_state == "NotResponding"
 
 
 def test_get_hosts_reports_an_unknown_host_per_item(driver):
@@ -147,10 +170,17 @@ def test_get_hosts_reports_an_unknown_host_per_item(driver):
 def test_get_vms_lists_the_vms_of_a_host(driver):
     vms = driver.get_vms("hv01.example.com")
     assert sorted(vms, key=lambda vm: vm.name) == [
-        VmInfo("build01", "Running", False),
-        VmInfo("old01", "PowerOff", True),
-        VmInfo("web01", "Running", True),
+        VmInfo(object_id("vm", "build01"), "build01", "Running", False),
+        VmInfo(object_id("vm", "old01"), "old01", "PowerOff", True),
+        VmInfo(object_id("vm", "web01"), "web01", "Running", True),
     ]
+
+
+def test_get_vms_power_state_is_virtual_machine_state_not_status(scvmm_fake, driver):
+    """As in ManageIQ's VMM dump: Status UnsupportedCluster while the VM runs."""
+    scvmm_fake.model.vms["web01"].vmm_status = "UnsupportedCluster"
+    vms = {vm.name: vm for vm in driver.get_vms("hv01.example.com")}
+    assert vms["web01"].state == "Running"
 
 
 def test_get_vms_of_an_unknown_host_raises(driver):
@@ -231,7 +261,11 @@ def test_job_states_while_running_and_when_failed(scvmm_fake, driver):
     failed = wait_jobs(driver, [job_id])[job_id]
     assert failed.status == "Failed"
     assert failed.finished and not failed.succeeded
-    assert "web01" in failed.error
+    # The reason comes from the whole ErrorInfo (Select-Object -ExpandProperty), not from
+    # its one-level-deep text "LiveMigrationFailed (10698)".
+    assert "Live migration of web01" in failed.error
+    expansions = [c["parameters"] for c in scvmm_fake.calls if c["cmdlet"] == "Select-Object"]
+    assert expansions == [{"ExpandProperty": "ErrorInfo"}]
     assert_one_line_without_password(ScvmmCommandError(failed.error))
 
 
@@ -252,7 +286,7 @@ def test_disable_of_a_locked_host_is_an_error(scvmm_fake, driver):
     driver.disable_hosts({"hv02.example.com": True})
     again = driver.disable_hosts({"hv02.example.com": True})["hv02.example.com"]
     assert isinstance(again, ScvmmCommandError)
-    assert "locked" in str(again)
+    assert "locked by another job" in str(again) and "2602" in str(again)
 
 
 def test_enable_hosts_and_start_vms(scvmm_fake, driver):
@@ -263,15 +297,41 @@ def test_enable_hosts_and_start_vms(scvmm_fake, driver):
     assert scvmm_fake.snapshot()["hosts"]["hv01.example.com"]["maintenance"] is False
     assert scvmm_fake.snapshot()["vms"]["web01"]["status"] == "Saved"  # Enable starts nothing
 
-    started = driver.start_vms(["web01", "build01", "nothere"])
-    assert isinstance(started["nothere"], ScvmmCommandError)
-    assert "no job" in str(started["nothere"])
-    finished = wait_jobs(driver, [started["web01"], started["build01"]])
+    web01, build01 = object_id("vm", "web01"), object_id("vm", "build01")
+    nothere = "00000000-0000-0000-0000-00000000abcd"
+    started = driver.start_vms([web01, build01, nothere])
+    assert isinstance(started[nothere], ScvmmCommandError)
+    assert "Unable to find the virtual machine" in str(started[nothere])
+    finished = wait_jobs(driver, [started[web01], started[build01]])
     assert all(job.succeeded for job in finished.values())
     vms = scvmm_fake.snapshot()["vms"]
     assert (vms["web01"]["status"], vms["build01"]["status"]) == ("Running", "Running")
     starts = [c for c in scvmm_fake.calls if c["cmdlet"] == "Start-SCVirtualMachine"]
     assert all("RunAsynchronously" in c["parameters"] for c in starts)
+    finds = [c["parameters"] for c in scvmm_fake.calls if c["cmdlet"] == "Get-SCVirtualMachine"
+             and "VMHost" not in c["parameters"]]
+    assert finds == [{"ID": web01}, {"ID": build01}, {"ID": nothere}]  # by ID, never by name
+
+
+def test_start_vms_by_id_when_names_repeat(scvmm_fake, driver):
+    """VM names are not unique in VMM: the one we saved starts, not its namesake."""
+    twin = scvmm_fake.model.vms["build01"]
+    scvmm_fake.model.vms["twin"] = type(twin)("twin", "web01", "hv99.example.com", "Saved",
+                                              False)
+    scvmm_fake.model.vms["web01"].status = "Saved"
+    started = driver.start_vms([object_id("vm", "twin")])
+    wait_jobs(driver, list(started.values()))
+    vms = scvmm_fake.snapshot()["vms"]
+    assert (vms["twin"]["status"], vms["web01"]["status"]) == ("Running", "Saved")
+
+
+def test_start_vms_works_on_a_host_in_maintenance(scvmm_fake, driver):
+    entered = driver.disable_hosts({"hv99.example.com": False})
+    wait_jobs(driver, list(entered.values()))
+    started = driver.start_vms([object_id("vm", "solo01")])
+    finished = wait_jobs(driver, list(started.values()))
+    assert all(job.succeeded for job in finished.values())
+    assert scvmm_fake.snapshot()["vms"]["solo01"]["status"] == "Running"
 
 
 # ---- connection-wide failures --------------------------------------------------------------
@@ -395,39 +455,96 @@ def test_enums_and_nested_objects_read_as_their_text():
     assert scvmm._flag(False) is False
 
 
-def test_job_error_read_from_a_string_error_info():
-    job = SimpleNamespace(
-        adapted_properties={"ID": "j1", "Status": "Failed", "ErrorInfo": "Migration failed."},
-        extended_properties={},
-    )
-    info = scvmm._job_info("j1", [job])
-    assert info == JobInfo("j1", "Failed", finished=True, succeeded=False,
-                           error="Migration failed.")  # fmt: skip
+def deserialized(type_name: str, **properties: Any) -> SimpleNamespace:
+    """An object as pypsrp hands it over: type names and adapted properties."""
+    return SimpleNamespace(types=[type_name, "System.Object"], adapted_properties=properties,
+                           extended_properties={})
 
 
-def test_unknown_job_status_is_not_taken_as_finished():
-    job = SimpleNamespace(
-        adapted_properties={"ID": "j1", "Status": "Paused"}, extended_properties={}
-    )
-    info = scvmm._job_info("j1", [job])
-    assert not info.finished and not info.succeeded
+def task(**properties: Any) -> SimpleNamespace:
+    return deserialized(vmm_objects.TASK_TYPE, **properties)
+
+
+def host(**properties: Any) -> SimpleNamespace:
+    return deserialized(vmm_objects.HOST_TYPE, **properties)
+
+
+@pytest.mark.parametrize("wire", ["MaintenanceMode", 8, "8", "maintenancemode",
+                                  SimpleNamespace(to_string="MaintenanceMode", value=8)])
+def test_maintenance_is_read_from_overall_state_whichever_way_the_enum_arrives(wire):
+    info = scvmm._host_info("hv", [host(Name="hv", OverallState=wire,
+                                        CommunicationState="Responding")])
+    assert isinstance(info, HostInfo)
+    assert info.in_maintenance is True and info.overall_state == "MaintenanceMode"
+
+
+def test_a_maintenance_host_flag_is_not_maintenance_mode():
+    """MaintenanceHost is something else (a designated maintenance host)."""
+    info = scvmm._host_info("hv", [host(Name="hv", OverallState="OK", MaintenanceHost=True,
+                                        CommunicationState=0)])
+    assert isinstance(info, HostInfo)
+    assert info.in_maintenance is False
+
+
+def test_host_without_overall_state_is_a_per_host_error_naming_the_property():
+    """The last round's handler read MaintenanceMode, which VMM's Host does not have."""
+    info = scvmm._host_info("hv", [host(Name="hv", MaintenanceMode=True,
+                                        CommunicationState="Responding")])
+    assert isinstance(info, ScvmmCommandError)
+    assert str(info) == "hv: the Host object has no OverallState property"
+
+
+def test_unknown_enum_value_is_a_per_host_error_naming_the_property():
+    info = scvmm._host_info("hv", [host(Name="hv", OverallState=99, CommunicationState=0)])
+    assert isinstance(info, ScvmmCommandError)
+    assert "OverallState" in str(info) and "99" in str(info)
+    assert_one_line_without_password(info)
 
 
 def test_of_several_host_objects_the_one_asked_for_is_read():
-    def host(name: str, maintenance: bool) -> SimpleNamespace:
-        return SimpleNamespace(
-            adapted_properties={"Name": name, "MaintenanceMode": maintenance},
-            extended_properties={},
-        )
-
-    info = scvmm._host_info("hv02.example.com", [host("hv01.example.com", False),
-                                                 host("hv02.example.com", True)])  # fmt: skip
-    assert info.in_maintenance is True
+    info = scvmm._host_info("hv02.example.com", [
+        host(Name="hv01.example.com", OverallState="OK", CommunicationState=0),
+        host(Name="hv02.example.com", OverallState="MaintenanceMode", CommunicationState=0),
+    ])  # fmt: skip
+    assert isinstance(info, HostInfo) and info.in_maintenance is True
 
 
-def test_host_without_the_maintenance_property_is_an_error():
-    host = SimpleNamespace(adapted_properties={"Name": "hv"}, extended_properties={})
-    assert isinstance(scvmm._host_info("hv", [host]), ScvmmCommandError)
+def test_job_error_falls_back_to_the_error_info_text():
+    job = task(ID="j1", Status="Failed", ErrorInfo="LiveMigrationFailed (10698)")
+    info = scvmm._job_info("j1", [job])
+    assert info == JobInfo("j1", "Failed", finished=True, succeeded=False,
+                           error="LiveMigrationFailed (10698)")  # fmt: skip
+
+
+@pytest.mark.parametrize(("status", "finished", "succeeded"), [
+    ("Running", False, False), ("Canceling", False, False), ("Invalid", False, False),
+    ("Completed", True, True), ("SucceedWithInfo", True, True), (6, True, True),
+    ("Failed", True, False), ("Canceled", True, False), (3, True, False),
+])  # fmt: skip
+def test_job_status_is_a_task_ui_state(status, finished, succeeded):
+    info = scvmm._job_info("j1", [task(ID="j1", Status=status, ErrorInfo="x (1)")])
+    assert isinstance(info, JobInfo)
+    assert (info.finished, info.succeeded) == (finished, succeeded)
+
+
+def test_unknown_job_status_is_an_error_not_a_finished_job():
+    info = scvmm._job_info("j1", [task(ID="j1", Status="Paused")])
+    assert isinstance(info, ScvmmCommandError)
+    assert "Status" in str(info) and "TaskUIState" in str(info)
+
+
+def test_a_vm_is_not_taken_for_a_job():
+    """A VM has an ID and a Status too: a job is known by its type."""
+    vm = deserialized(vmm_objects.VM_TYPE, ID="v1", Status="Running")
+    assert isinstance(scvmm._job_id("start", [vm]), ScvmmCommandError)
+    assert scvmm._job_id("start", [vm, task(ID="j9", Status="Running")]) == "j9"
+
+
+def test_vm_without_virtual_machine_state_is_an_error_naming_the_property():
+    vm = deserialized(vmm_objects.VM_TYPE, ID="v1", Name="web01", Status="Running")
+    problem = scvmm._vm_info("hv01", vm)
+    assert isinstance(problem, ScvmmCommandError)
+    assert "VirtualMachineState" in str(problem)
 
 
 # ---- TLS -----------------------------------------------------------------------------------
