@@ -59,10 +59,13 @@ _SAVE_MARGIN = 0.5  # seconds kept at the end of the budget to write the state
 # again, else the host would stay entering or leaving, never enabled, forever.
 _STALE_JOB_SECONDS = 1800
 # A Disable or Enable that was sent but whose job id never reached us (link lost, handler
-# killed) is not sent again for this long: it may still be starting. After it, a lost
-# Disable gets the one save-mode fallback; a lost Enable is never repeated (an admin may
-# have put the host into maintenance since it landed) and is handed over with an error.
-LOST_REQUEST_GRACE = 180
+# killed) is not sent again for a while: it may still be starting. After that, a lost
+# Disable gets the one save-mode fallback (VMM refuses it while our first job still
+# locks the host, so it never makes a second job); a lost Enable is never repeated (it
+# may have landed and an admin put the host into maintenance since: race 8) and the host
+# is handed over with an error. Not knowable with today's driver: whether the request
+# left at all (a kill between writing the record and sending it).
+LOST_REQUEST_GRACE = {JOB_DISABLE_MIGRATE: 30, JOB_DISABLE_SAVE: 30, JOB_ENABLE: 60}
 
 
 class _DisconnectedError(Exception):
@@ -357,7 +360,7 @@ class Reconciler:
                 if not self._lost_request_expired(record, now):
                     self.log.info("not in maintenance, but the Disable we sent may still be "
                                   "starting (its job id never reached us): not sent again "
-                                  f"before {LOST_REQUEST_GRACE}s; the next call looks again",
+                                  f"before {_grace(record)}s; the next call looks again",
                                   ups=ups, host=host)
                     self.outcome.in_progress = True
                     return
@@ -365,10 +368,10 @@ class Reconciler:
                     record = replace(record, job_kind=JOB_DISABLE_SAVE, fallback_done=True,
                                      job_started=None)
                     self._set(host, record, f"the Disable we sent (job id lost) did not "
-                              f"show within {LOST_REQUEST_GRACE}s: the save-mode fallback")
+                              f"show within {_grace(record)}s: the save-mode fallback")
                 else:
                     reason = (f"the Disable we sent (job id lost) did not put the host into "
-                              f"maintenance within {LOST_REQUEST_GRACE}s; not sent again")
+                              f"maintenance within {_grace(record)}s; not sent again")
                     self._set(host, record.moved("failed", now, wanted=WANT_MAINTENANCE,
                                                  job_started=None, error=reason), "")
                     self._fail(host, reason)
@@ -394,7 +397,7 @@ class Reconciler:
                     self.outcome.in_progress = True
                     return
                 reason = (f"the Enable we sent (job id lost) did not show within "
-                          f"{LOST_REQUEST_GRACE}s and the host is in maintenance: not sent "
+                          f"{_grace(record)}s and the host is in maintenance: not sent "
                           "again (an admin may have put it there since); left to the admins")
                 self._set(host, record.moved("admin", now, ours=False, wanted=None, job=None,
                                              job_kind=None, job_started=None, error=reason),
@@ -704,7 +707,7 @@ class Reconciler:
             return True
         age = (now - record.job_started).total_seconds()
         # A start in the future: the clock went back across a reboot; do not wait on it.
-        return age < 0 or age >= LOST_REQUEST_GRACE
+        return age < 0 or age >= _grace(record)
 
     @staticmethod
     def _job_age(record: HostRecord, job: str, now: datetime) -> float:
@@ -852,6 +855,10 @@ def _ours(vms: Sequence[VmInfo], recorded: Sequence[str]) -> list[VmInfo]:
         if vm.vm_id in recorded or (vm.name in recorded and len(by_name[vm.name]) == 1):
             found.append(vm)
     return found
+
+
+def _grace(record: HostRecord) -> int:
+    return LOST_REQUEST_GRACE.get(record.job_kind or "", 30)
 
 
 def _sent_without_job(record: HostRecord) -> bool:

@@ -702,7 +702,7 @@ def test_incident_7_a_disable_whose_job_id_was_lost_is_not_sent_twice(harness, a
     h = harness(scvmm=DroppingScvmm(hosts=base.hosts, vms=base.vms, job_polls=3))
     _line, failed = h.event(at, ON_BATTERY_LONG)
     assert failed and len(h.disables()) == 1
-    line, failed = h.event(at, ON_BATTERY_LONG, after=30)
+    line, failed = h.event(at, ON_BATTERY_LONG, after=15)
     assert len(h.disables()) == 1, line
     assert not failed and "in progress" in line
     h.scvmm.finish_all_jobs()
@@ -717,7 +717,7 @@ def test_a_lost_disable_that_never_shows_gets_the_one_save_fallback(harness, at)
     h = harness(scvmm=DroppingScvmm(hosts=base.hosts, vms=base.vms, job_polls=10**6))
     h.event(at, ON_BATTERY_LONG)
     h.scvmm.jobs.clear()  # the lost jobs vanished: nothing will put the hosts there
-    h.event(at, ON_BATTERY_LONG, after=60)
+    h.event(at, ON_BATTERY_LONG, after=15)
     assert len(h.disables()) == 1
     h.scvmm.__class__ = MemoryScvmm  # the link holds again
     h.scvmm.job_polls = 1
