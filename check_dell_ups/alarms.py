@@ -206,3 +206,13 @@ DELL_ON_BATTERY = 57
 DELL_UTILITY_NOT_PRESENT = 47
 UPS_MIB_ON_BATTERY = 2
 UPS_MIB_AWAITING_POWER = 21
+
+# A battery test or runtime calibration is running (besides the two test status enums).
+UPS_MIB_TEST_IN_PROGRESS = frozenset({24})  # upsAlarmTestInProgress
+DELL_TEST_IN_PROGRESS = frozenset({61})  # trapBatteryTestInProgress
+# The input is missing or out of tolerance: with any of these, a load on battery is an
+# outage even while a test is flagged (the test may be why the UPS is on battery, but the
+# mains could not take the load back).
+UPS_MIB_INPUT_FAILURE = frozenset({6, 21})  # upsAlarmInputBad, upsAlarmAwaitingPower
+DELL_INPUT_FAILURE = frozenset({11, 13, 15, 47})  # input over/under voltage, frequency,
+#                                                   utility not present

@@ -17,6 +17,7 @@ from typing import NoReturn
 from nagiosplugin import guarded
 
 from check_dell_ups import __version__
+from check_dell_ups.extra_opts import ExtraOptsError, expand
 from check_dell_ups.output import unknown
 from check_dell_ups.thresholds import (
     DEFAULT_MAINTENANCE_TIMER,
@@ -102,7 +103,8 @@ def make_parser() -> PluginArgumentParser:
                     "temperature, alarms and self-test.",
         epilog="Secrets may also come from the environment: DELL_UPS_COMMUNITY, "
                "DELL_UPS_AUTH_PASSPHRASE, DELL_UPS_PRIV_PASSPHRASE (empty = unset; a "
-               f"command-line value wins). Labels for -w/-c: {', '.join(LABELS)}.",
+               "command-line value wins), or from an ini file with --extra-opts. "
+               f"Labels for -w/-c: {', '.join(LABELS)}.",
     )
     add = parser.add_argument
     add("-H", "--hostname", required=True, help="UPS address (name or IP)")
@@ -133,6 +135,11 @@ def make_parser() -> PluginArgumentParser:
     add("-v", "--verbose", action="count", default=0,
         help="long output: identity, every value, alarms by name (-vvv: raw SNMP values)")
     add("-V", "--version", action="version", version=f"check_dell_ups {__version__}")
+    # Expanded before parsing (extra_opts.expand); declared here for --help.
+    add("--extra-opts", metavar="[SECTION][@FILE]",
+        help="read options from an ini file's section (default section check_dell_ups), "
+             "e.g. the community: keep secrets out of argv; the file must not be "
+             "readable by others")
     return parser
 
 
@@ -187,7 +194,11 @@ def _finish(text: str, code: int) -> NoReturn:
 def run(argv: Sequence[str] | None = None) -> tuple[str, int]:
     """One run of the plugin: (output text, exit code). Never raises."""
     try:
-        args = make_parser().parse_args(argv)
+        arguments = expand(sys.argv[1:] if argv is None else argv, "check_dell_ups")
+    except ExtraOptsError as error:
+        return unknown(str(error)), UNKNOWN_EXIT
+    try:
+        args = make_parser().parse_args(arguments)
         thresholds = build(args.warning, args.critical, args.maintenance_timer)
         target = make_target(args)
     except (UsageError, ThresholdError) as error:

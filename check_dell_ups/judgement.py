@@ -26,6 +26,8 @@ from check_dell_ups.record import Record
 from check_dell_ups.thresholds import Thresholds
 
 CHECK_NAME = "dell ups"
+# DESIGN.md "States": a test with mains present is no outage, and says so.
+BATTERY_TEST_TEXT = "battery test in progress (load on battery, mains present)"
 
 
 def duration(seconds: float) -> str:
@@ -190,6 +192,10 @@ class UpsResource(Resource):
             findings.append(("output_source", Finding(state, problem)))
         if r.global_status is not None:
             state = GLOBAL_STATUS_STATES.get(r.global_status, Ok)
+            if r.battery_test and r.global_status == "non-critical":
+                # The card rates its own OnBattery/TestInProgress alarms non-critical; any
+                # real problem during the test has an alarm of its own, judged as such.
+                state = Ok
             findings.append(("global_status", Finding(
                 state, None if state == Ok else f"global status {r.global_status}")))
         if r.self_test is not None:
@@ -232,11 +238,15 @@ class UpsSummary(Summary):
             return "output off, no input power" if r.output_source == "none" else (
                 "power source unknown")
         if not r.on_battery:
-            return "on mains"
+            if r.battery_test and r.load_on_battery:
+                return BATTERY_TEST_TEXT
+            return "on mains, battery test in progress" if r.battery_test else "on mains"
         seconds = duration(r.on_battery_seconds or 1)
         text = f"on battery for {seconds}"
         if self.maintenance_timer >= 0:
             text += f" of {duration(self.maintenance_timer)} maintenance timer"
+        if r.test_in_progress:
+            text += " (mains failed during a battery test)"
         if r.counter_restarted:
             text += " (the card's counter reads 0)"
         return text

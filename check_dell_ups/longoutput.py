@@ -26,6 +26,16 @@ def _line(kind: str, line: Line) -> str:
     ) or "no values")
 
 
+def _test_words(reading: UpsReading) -> str | None:
+    """Why a running test is or is not an outage (the two signals that decide)."""
+    if not reading.test_in_progress:
+        return None
+    load = "load on battery" if reading.load_on_battery else "load on mains"
+    if reading.mains_present:
+        return f"battery test in progress, {load}, mains present: no outage"
+    return f"battery test in progress, {load}, mains not present: an outage"
+
+
 def long_output(reading: UpsReading, results: object, raw_values: bool = False) -> list[str]:
     from check_dell_ups.judgement import duration
 
@@ -41,6 +51,7 @@ def long_output(reading: UpsReading, results: object, raw_values: bool = False) 
             f"seconds on battery {r.seconds_on_battery_reported}"
             if r.seconds_on_battery_reported is not None else "seconds on battery not reported",
             "card counter restarted during this outage" if r.counter_restarted else None,
+            _test_words(r),
         ),
         "battery: " + (_join(
             r.battery_status and f"status {r.battery_status}",

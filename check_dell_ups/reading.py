@@ -10,10 +10,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from check_dell_ups.alarms import (
+    DELL_INPUT_FAILURE,
     DELL_ON_BATTERY,
+    DELL_TEST_IN_PROGRESS,
     DELL_UTILITY_NOT_PRESENT,
     UPS_MIB_AWAITING_POWER,
+    UPS_MIB_INPUT_FAILURE,
     UPS_MIB_ON_BATTERY,
+    UPS_MIB_TEST_IN_PROGRESS,
     ActiveAlarm,
     classify_dell_alarm,
     classify_ups_mib_alarm,
@@ -30,6 +34,9 @@ SYS_UPTIME = "1.3.6.1.2.1.1.3.0"
 MIB2_OIDS = (SYS_DESCR, SYS_OBJECT_ID, SYS_UPTIME)
 MAX_LINES = 3
 MAINS_SOURCES = frozenset({"normal", "bypass", "booster", "reducer"})
+# An input line below this carries no usable mains anywhere: the lowest nominal mains is
+# 100 V and UPSes leave it for the battery 15-20 % below nominal.
+MAINS_MIN_VOLTAGE = 80.0
 
 
 class NotAUpsError(Exception):
@@ -65,7 +72,10 @@ class UpsReading(Record):
     is_dell: bool = False
     # power source
     output_source: str | None = None
-    on_battery: bool | None = None
+    on_battery: bool | None = None  # on battery because mains failed
+    load_on_battery: bool = False  # the output runs from the battery, for whatever reason
+    test_in_progress: bool = False  # a battery test or runtime calibration runs
+    mains_present: bool = False  # input voltage on every input line, no input alarm
     on_battery_seconds: int | None = None
     seconds_on_battery_reported: int | None = None
     counter_restarted: bool = False
@@ -98,6 +108,11 @@ class UpsReading(Record):
     self_test: str | None = None
     self_test_source: str | None = None
     raw: Mapping[str, object] = {}
+
+    @property
+    def battery_test(self) -> bool:
+        """A test runs with mains present: the load may be on battery, but no outage."""
+        return self.test_in_progress and self.mains_present
 
     @property
     def input_voltage(self) -> float | None:
@@ -179,6 +194,32 @@ def _no_input_power(rows: list[str], dell_numbers: tuple[int, ...],
     )
 
 
+def _test_in_progress(ups: Decoded, dell: Decoded, rows: list[str],
+                      dell_numbers: tuple[int, ...]) -> bool:
+    """Any of the four signs of a running test: both MIBs' test status and both alarms."""
+    return (
+        ups.get("test_results_summary") == "inProgress"
+        or dell.get("battery_test_status") == "inProgress"
+        or bool(UPS_MIB_TEST_IN_PROGRESS & {well_known_number(descr) for descr in rows})
+        or bool(DELL_TEST_IN_PROGRESS & set(dell_numbers))
+    )
+
+
+def _mains_present(rows: list[str], dell_numbers: tuple[int, ...],
+                   input_lines: tuple[Line, ...]) -> bool:
+    """Mains is there to take the load back: every input line reported carries a voltage
+    (and a frequency, where one is reported), and no alarm says the input failed. Not
+    reported is not present: a test flag never hides an outage the card cannot rule out."""
+    if not input_lines or any(line.voltage is None for line in input_lines):
+        return False
+    if any(line.voltage < MAINS_MIN_VOLTAGE for line in input_lines):  # type: ignore[operator]
+        return False
+    if any(line.frequency is not None and line.frequency <= 0 for line in input_lines):
+        return False
+    return not (UPS_MIB_INPUT_FAILURE & {well_known_number(descr) for descr in rows}
+                or DELL_INPUT_FAILURE & set(dell_numbers))
+
+
 def _runtime(ups: Decoded, dell: Decoded) -> tuple[int | None, bool, str | None]:
     seconds = _number(dell, "battery_seconds_remaining")
     if seconds is not None:
@@ -242,13 +283,17 @@ def normalise(raw: Mapping[str, object]) -> UpsReading:
         # A counter above 0 alone, unless the card says it runs from a mains source.
         reported is not None and reported > 0 and source not in MAINS_SOURCES,
     ]
-    if any(battery_signs):
+    input_lines = _lines(ups, "input", _INPUT_NAMES)
+    load_on_battery = any(battery_signs)
+    test_in_progress = _test_in_progress(ups, dell, rows, dell_numbers)
+    mains_present = _mains_present(rows, dell_numbers, input_lines)
+    if load_on_battery and not (test_in_progress and mains_present):
         on_battery: bool | None = True
-    elif source is not None or reported is not None:
+    elif load_on_battery or source is not None or reported is not None:
+        # A test with mains present runs the load from the battery, but is no outage.
         on_battery = False
     else:
         on_battery = None
-    input_lines = _lines(ups, "input", _INPUT_NAMES)
     if on_battery is False and source == "none" and _no_input_power(rows, dell_numbers,
                                                                    input_lines):
         # Output off and no mains either (e.g. shut down after the battery ran out): not
@@ -296,6 +341,9 @@ def normalise(raw: Mapping[str, object]) -> UpsReading:
         is_dell=is_dell,
         output_source=source,
         on_battery=on_battery,
+        load_on_battery=load_on_battery,
+        test_in_progress=test_in_progress,
+        mains_present=mains_present,
         on_battery_seconds=on_battery_seconds,
         seconds_on_battery_reported=None if reported is None else int(reported),
         counter_restarted=bool(on_battery and not reported),

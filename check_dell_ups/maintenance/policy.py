@@ -51,7 +51,7 @@ def decide(event: Event, stored_state: Mapping[str, UpsRecord], config: Config,
     if on_battery is None and previous.power != "battery":
         record = UpsRecord(
             power=previous.power, since=previous.since, last_event_at=now,
-            last_on_battery=None,
+            last_on_battery=None, last_seen_on_mains=previous.last_seen_on_mains,
         )
         why = ("no on_battery value and not known to be on battery: nothing to do"
                f" ({event.service_state})")
@@ -74,7 +74,15 @@ def decide(event: Event, stored_state: Mapping[str, UpsRecord], config: Config,
     else:
         outage_start = min(outage_start, now - timedelta(seconds=on_battery))
         source = f"on_battery={on_battery:g}s"
-    # = max(on_battery, now - first seen), with "first seen" as the outage start above.
+    # ... but not before we last saw it on mains: a card's counter can be stale (still
+    # counting an earlier outage), and no outage began before that sighting. A handler
+    # that never saw mains trusts the counter.
+    capped = ""
+    last_mains = previous.last_seen_on_mains
+    if last_mains is not None and outage_start < last_mains:
+        outage_start = last_mains
+        capped = f"; capped: seen on mains at {last_mains.isoformat(timespec='seconds')}"
+    # = min(max(on_battery, now - first seen), now - last seen on mains).
     time_on_battery = max(0.0, (now - outage_start).total_seconds())
 
     call_reason = _call_reason(event, ups_config.timer, time_on_battery, config)
@@ -89,6 +97,7 @@ def decide(event: Event, stored_state: Mapping[str, UpsRecord], config: Config,
         called_at=previous.called_at if already_called else (now if called else None),
         last_event_at=now,
         last_on_battery=on_battery,
+        last_seen_on_mains=last_mains,
     )
     if ups_config.timer == -1:
         verdict = "timer = -1: this UPS never calls for maintenance"
@@ -99,7 +108,7 @@ def decide(event: Event, stored_state: Mapping[str, UpsRecord], config: Config,
     else:
         verdict = f"below timer {ups_config.timer}s: no maintenance yet"
     summary = f"on battery {time_on_battery:.0f}s, {verdict}"
-    reasons = [f"{event.ups}: {source}; {summary}"]
+    reasons = [f"{event.ups}: {source}{capped}; {summary}"]
 
     stored = dict(stored_state)
     stored[event.ups] = record
@@ -134,6 +143,7 @@ def _power_restored(event: Event, previous: UpsRecord, config: Config,
         since=previous.since if previous.power == "mains" and previous.since else now,
         last_event_at=now,
         last_on_battery=0.0,
+        last_seen_on_mains=now,
     )
     action = config.maintenance.on_power_restored
     was = "after an outage" if previous.power == "battery" else "no outage known"

@@ -58,11 +58,14 @@ class UpsRecord:
     called_at: datetime | None = None
     last_event_at: datetime | None = None
     last_on_battery: float | None = None
+    # The last call that reported on_battery=0: no outage is longer than the time since
+    # (a card's counter can be stale, still counting an earlier outage).
+    last_seen_on_mains: datetime | None = None
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         for key in ("since", "first_seen_on_battery", "on_battery_since", "called_at",
-                    "last_event_at"):
+                    "last_event_at", "last_seen_on_mains"):
             data[key] = iso(data[key])
         return data
 
@@ -80,11 +83,17 @@ class UpsRecord:
                 called_at=parse_iso(data.get("called_at")),
                 last_event_at=parse_iso(data.get("last_event_at")),
                 last_on_battery=_optional_float(data.get("last_on_battery")),
+                last_seen_on_mains=parse_iso(data.get("last_seen_on_mains")),
             )
         except (TypeError, ValueError) as error:
             raise RecordError(str(error)) from None
         if record.power not in POWER_STATES:
             raise RecordError(f"power {record.power!r} is not one of {POWER_STATES}")
+        if "last_seen_on_mains" not in data and record.power == "mains":
+            # A file from before the field: a mains record was last seen on mains at its
+            # last event when that reported on_battery=0, else when power became mains.
+            seen = record.last_event_at if record.last_on_battery == 0 else record.since
+            record = replace(record, last_seen_on_mains=seen)
         return record
 
 

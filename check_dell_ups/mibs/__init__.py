@@ -38,6 +38,7 @@ class Field(Record):
     saturated: frozenset[int] = frozenset()
     valid: tuple[float, float] | None = None
     whole_units_below: float | None = None
+    tenths_from: float | None = None
     line: int | None = None
 
     @property
@@ -102,14 +103,15 @@ def as_text(raw: object) -> str | None:
     return text or None
 
 
-def _decode_number(spec: Field, raw: object) -> tuple[float | int | None, bool]:
+def _decode_number(spec: Field, raw: object,
+                   in_tenths: bool = False) -> tuple[float | int | None, bool]:
     number = as_number(raw)
     if number is None:
         return None, False
     if number in NO_VALUE or number in spec.not_reported:
         return None, False
     at_least = number in spec.saturated
-    scale = spec.scale
+    scale = spec.scale * 0.1 if in_tenths else spec.scale
     if spec.whole_units_below is not None and abs(number) < spec.whole_units_below:
         scale = 1.0
     value = number * scale if scale != 1.0 else number
@@ -128,12 +130,13 @@ def decode(table: Sequence[Field], raw: Mapping[str, object]) -> Decoded:
     Never raises: a value of an unexpected type or out of range is simply not reported.
     """
     decoded = Decoded()
+    in_tenths = _objects_in_tenths(table, raw)
     for spec in table:
         if spec.oid not in raw:
             continue
         value = raw[spec.oid]
         if spec.kind == "number":
-            number, at_least = _decode_number(spec, value)
+            number, at_least = _decode_number(spec, value, spec.name in in_tenths)
             if number is None:
                 continue
             decoded.values[spec.key] = number
@@ -155,6 +158,20 @@ def decode(table: Sequence[Field], raw: Mapping[str, object]) -> Decoded:
             if text is not None:
                 decoded.values[spec.key] = text.lstrip(".")
     return decoded
+
+
+def _objects_in_tenths(table: Sequence[Field], raw: Mapping[str, object]) -> set[str]:
+    """Names of the `tenths_from` objects whose first non-zero line says "tenths"."""
+    decided: dict[str, bool] = {}
+    for spec in sorted((s for s in table if s.tenths_from is not None),
+                       key=lambda s: s.line or 0):
+        if spec.name in decided or spec.oid not in raw:
+            continue
+        number = as_number(raw[spec.oid])
+        if number is None or number == 0 or number in NO_VALUE or number in spec.not_reported:
+            continue
+        decided[spec.name] = abs(number) >= spec.tenths_from  # type: ignore[operator]
+    return {name for name, tenths in decided.items() if tenths}
 
 
 def scalar_oids(*tables: Sequence[Field]) -> list[str]:

@@ -25,6 +25,10 @@ TEST_RESULTS = {
 
 # 0 is "no sensor" for temperatures, 999 a common "no value" of cheap firmwares.
 _NO_SENSOR = frozenset({0, 999})
+# Voltages: the MIB says whole volts, some cards send tenths (2360 = 236.0 V). No UPS
+# line reaches 700 V (three-phase lines go to 600 V) and no mains runs below 70 V (the
+# lowest is 100 V), so a first-line value from 700 up can only be tenths.
+_VOLTS_IN_TENTHS_FROM = 700
 # Minutes remaining that mean "at least": 65535 s / 60 and the 3-digit display limit.
 _MINUTES_SATURATED = frozenset({1092, 999, 65535})
 
@@ -52,13 +56,15 @@ TABLE: tuple[Field, ...] = (
     ),
     Field("input_num_lines", f"{UPS}.3.2.0", valid=(0, 64)),
     *per_line("input_frequency", f"{UPS}.3.3.1.2", scale=0.1, unit="Hz", whole_units_below=100),
-    *per_line("input_voltage", f"{UPS}.3.3.1.3", unit="V", valid=(0, 100000)),
+    *per_line("input_voltage", f"{UPS}.3.3.1.3", unit="V", valid=(0, 100000),
+             tenths_from=_VOLTS_IN_TENTHS_FROM),
     *per_line("input_current", f"{UPS}.3.3.1.4", scale=0.1, unit="A"),
     *per_line("input_true_power", f"{UPS}.3.3.1.5", unit="W"),
     Field("output_source", f"{UPS}.4.1.0", kind="enum", enum=OUTPUT_SOURCE),
     Field("output_frequency", f"{UPS}.4.2.0", scale=0.1, unit="Hz", whole_units_below=100),
     Field("output_num_lines", f"{UPS}.4.3.0", valid=(0, 64)),
-    *per_line("output_voltage", f"{UPS}.4.4.1.2", unit="V", valid=(0, 100000)),
+    *per_line("output_voltage", f"{UPS}.4.4.1.2", unit="V", valid=(0, 100000),
+             tenths_from=_VOLTS_IN_TENTHS_FROM),
     *per_line("output_current", f"{UPS}.4.4.1.3", scale=0.1, unit="A"),
     *per_line("output_power", f"{UPS}.4.4.1.4", unit="W"),
     *per_line(

@@ -175,6 +175,14 @@ class UpsSimulator:
     def set_alarm(self, name: str, active: bool) -> None:
         self.model.set_alarm(name, active)
 
+    def stale_counter(self, seconds: int, for_seconds: float = 5.0) -> None:
+        """The card's counter reads `seconds` in the first seconds of the next outage."""
+        self.model.stale_counter(seconds, for_seconds)
+
+    def start_test(self, kind: str, seconds: float, fails: bool = False) -> None:
+        """A battery test ("self-test") or runtime calibration ("calibration")."""
+        self.model.start_test(kind, seconds, fails)
+
     @staticmethod
     def alarm_names() -> tuple[str, ...]:
         """The alarm names set_alarm accepts."""
@@ -200,6 +208,11 @@ class UpsSimulator:
             "global_status": GLOBAL_STATUS_NAMES[global_status(reading)],
             "card_uptime": int(reading.card_uptime_seconds),
             "temperature": reading.temperature,
+            "load_on_battery": reading.load_on_battery,
+            "test": reading.test.kind if reading.test_running else None,  # type: ignore[union-attr]
+            "last_test_result": (
+                None if reading.test is None or reading.test_running else reading.test.result
+            ),
             "port": self.port,
             "control_port": self.control_port,
         }

@@ -2,7 +2,8 @@
 
 dell_ups_simulator [--host 127.0.0.1] --port 1161 [--control-port 8161] ...
 dell_ups_simulator ctl --control-port 8161 {status,mains-off,mains-on,card-reboot,
-                                            set-load N,set-charge N,alarm NAME on|off}
+                                            set-load N,set-charge N,alarm NAME on|off,
+                                            self-test,calibrate,stale-counter N}
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ PROGRAM = "dell_ups_simulator"
 AUTH_PASSPHRASE_ENV = "DELL_UPS_SIM_AUTH_PASSPHRASE"
 PRIV_PASSPHRASE_ENV = "DELL_UPS_SIM_PRIV_PASSPHRASE"
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+TEST_COMMANDS = {"self-test": "self-test", "calibrate": "calibration"}  # ctl -> model kind
 
 
 class UsageError(Exception):
@@ -183,6 +185,18 @@ def _parse_ctl(arguments: list[str]) -> argparse.Namespace:
     set_charge.add_argument("percent", type=float)
     set_temperature = commands.add_parser("set-temperature", help="set the probe temperature")
     set_temperature.add_argument("celsius", type=float)
+    for command, seconds, what in (("self-test", 10.0, "a battery test"),
+                                   ("calibrate", 600.0, "a runtime calibration")):
+        test = commands.add_parser(
+            command, help=f"run {what}: the load on battery with the mains present")
+        test.add_argument("--seconds", type=float, default=seconds,
+                          help=f"how long it runs (default {seconds:g})")
+        test.add_argument("--fail", action="store_true", help="let it end failed")
+    stale = commands.add_parser(
+        "stale-counter", help="the next outage's counter first reads an earlier one's")
+    stale.add_argument("seconds", type=int)
+    stale.add_argument("--for-seconds", type=float, default=5.0,
+                       help="how long it reads so (default 5)")
     alarm = commands.add_parser("alarm", help="raise or clear a named alarm")
     alarm.add_argument("name")
     alarm.add_argument("switch", choices=["on", "off"])
@@ -203,6 +217,13 @@ def _control_client(options: argparse.Namespace) -> int:
         requests["set-charge"] = ("/set", {"charge": options.percent})
     elif options.command == "set-temperature":
         requests["set-temperature"] = ("/set", {"temperature": options.celsius})
+    elif options.command in TEST_COMMANDS:
+        requests[options.command] = ("/test", {"kind": TEST_COMMANDS[options.command],
+                                               "seconds": options.seconds,
+                                               "fails": options.fail})
+    elif options.command == "stale-counter":
+        requests["stale-counter"] = ("/stale-counter", {"seconds": options.seconds,
+                                                        "for_seconds": options.for_seconds})
     elif options.command == "alarm":
         requests["alarm"] = ("/alarm", {"name": options.name, "active": options.switch == "on"})
     path, body = requests[options.command]
@@ -229,6 +250,7 @@ def _control_client(options: argparse.Namespace) -> int:
             f"ok: mains {'on' if state['mains'] else 'off'}, "
             f"charge {state['charge']:g} %, runtime {state['runtime']} s, "
             f"load {state['load']:g} %, alarms {','.join(state['alarms']) or 'none'}"
+            + (f", {state['test']} running" if state.get("test") else "")
         )
     return EXIT_OK
 

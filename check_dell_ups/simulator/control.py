@@ -1,7 +1,9 @@
 """HTTP control interface of the simulator, on 127.0.0.1 only.
 
 GET /state; POST /mains/off, /mains/on, /card/reboot; POST /set {"load", "charge",
-"temperature"}; POST /alarm {"name", "active"}. Every POST answers with the new state.
+"temperature"}; POST /alarm {"name", "active"}; POST /test {"kind", "seconds", "fails"};
+POST /stale-counter {"seconds", "for_seconds"}.
+Every POST answers with the new state.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ class Controllable(Protocol):
     def set_charge(self, percent: float) -> None: ...
     def set_temperature(self, celsius: float) -> None: ...
     def set_alarm(self, name: str, active: bool) -> None: ...
+    def start_test(self, kind: str, seconds: float, fails: bool = False) -> None: ...
+    def stale_counter(self, seconds: int, for_seconds: float = 5.0) -> None: ...
     def state(self) -> dict[str, Any]: ...
 
 
@@ -86,6 +90,8 @@ class _ControlHandler(BaseHTTPRequestHandler):
             "/card/reboot": lambda _body: self.simulator.reboot_card(),
             "/set": self._set,
             "/alarm": self._alarm,
+            "/test": self._test,
+            "/stale-counter": self._stale_counter,
         }
         action = actions.get(self.path)
         if action is None:
@@ -132,6 +138,20 @@ class _ControlHandler(BaseHTTPRequestHandler):
         if not isinstance(name, str) or not isinstance(active, bool):
             raise BadRequestError('/alarm takes {"name": str, "active": bool}')
         self.simulator.set_alarm(name, active)
+
+    def _test(self, body: dict[str, Any]) -> None:
+        kind, seconds, fails = body.get("kind"), body.get("seconds"), body.get("fails", False)
+        if (not isinstance(kind, str) or isinstance(seconds, bool)
+                or not isinstance(seconds, (int, float)) or not isinstance(fails, bool)):
+            raise BadRequestError('/test takes {"kind": str, "seconds": number, "fails": bool}')
+        self.simulator.start_test(kind, seconds, fails)
+
+    def _stale_counter(self, body: dict[str, Any]) -> None:
+        seconds, lasting = body.get("seconds"), body.get("for_seconds", 5.0)
+        if (isinstance(seconds, bool) or not isinstance(seconds, int)
+                or isinstance(lasting, bool) or not isinstance(lasting, (int, float))):
+            raise BadRequestError('/stale-counter takes {"seconds": int, "for_seconds": number}')
+        self.simulator.stale_counter(seconds, lasting)
 
     def _reply(self, status: HTTPStatus, payload: dict[str, Any]) -> None:
         data = json.dumps(payload, sort_keys=True).encode()

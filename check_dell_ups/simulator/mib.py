@@ -38,7 +38,10 @@ SYSTEM = (1, 3, 6, 1, 2, 1, 1)
 UPS_MIB = (1, 3, 6, 1, 2, 1, 33, 1)
 DELL_UPS = (1, 3, 6, 1, 4, 1, 674, 10902, 2)
 WELL_KNOWN_ALARMS = (*UPS_MIB, 6, 3)
+# upsWellKnownTests (RFC 1628): the value of upsTestId names the test last started.
 UPS_TEST_NO_TESTS_INITIATED = (*UPS_MIB, 7, 7, 1)
+UPS_TEST_IDS = {"self-test": (*UPS_MIB, 7, 7, 4),  # upsTestQuickBatteryTest
+                "calibration": (*UPS_MIB, 7, 7, 5)}  # upsTestDeepBatteryCalibration
 
 MODEL_NAME = "Dell UPS Rack 1920W HV"
 GENERIC_DESCRIPTION = "UPS with RFC 1628 agent"
@@ -53,7 +56,10 @@ HOUR = 3600.0
 BATTERY_NORMAL, BATTERY_LOW, BATTERY_DEPLETED = 2, 3, 4
 SOURCE_NONE, SOURCE_NORMAL, SOURCE_BYPASS, SOURCE_BATTERY = 2, 3, 4, 5
 GLOBAL_OK, GLOBAL_NON_CRITICAL, GLOBAL_CRITICAL = 3, 4, 5
-TEST_PASSED, TEST_ERROR = 1, 3  # same numbers in both MIBs
+TEST_PASSED, TEST_ERROR, TEST_ABORTED, TEST_IN_PROGRESS = 1, 3, 4, 5  # same in both MIBs
+TEST_RESULT_NUMBERS = {"passed": TEST_PASSED, "failed": TEST_ERROR, "aborted": TEST_ABORTED}
+TEST_RESULT_TEXTS = {"passed": "Battery test passed", "failed": "Battery test failed",
+                     "aborted": "Battery test aborted"}
 ABM_CHARGING, ABM_DISCHARGING, ABM_FLOATING = 1, 2, 3
 
 
@@ -99,7 +105,7 @@ def _system_group(builder: _Builder, reading: UpsReading, dell_mib: bool) -> Non
 def _output_source(reading: UpsReading) -> int:
     if reading.has_alarm("output_off"):
         return SOURCE_NONE
-    if not reading.mains:
+    if reading.load_on_battery:  # an outage, or a test with the mains present
         return SOURCE_BATTERY
     if reading.has_alarm("bypass"):
         return SOURCE_BYPASS
@@ -122,13 +128,13 @@ def _output_watts(reading: UpsReading) -> int:
 
 def _battery_decivolts(reading: UpsReading) -> int:
     # A 48 V string: floats near 54 V on mains, sags with charge on battery.
-    if reading.mains:
+    if not reading.load_on_battery:
         return round(10 * (52.0 + 2.0 * reading.charge / 100.0))
     return round(10 * (44.0 + 8.0 * reading.charge / 100.0))
 
 
 def _battery_deciamps(reading: UpsReading) -> int:
-    if reading.mains:
+    if not reading.load_on_battery:
         return 10 if reading.charge < 100.0 else 0  # charging current
     return round(10 * _output_watts(reading) / (_battery_decivolts(reading) / 10.0))
 
@@ -158,7 +164,8 @@ def _ups_mib(builder: _Builder, reading: UpsReading) -> None:
 
     on_mains = reading.mains
     watts = _output_watts(reading)
-    input_watts = round(watts * 1.05) if on_mains else 0
+    # During a test the mains is there (voltage, frequency) but the battery carries the load.
+    input_watts = round(watts * 1.05) if on_mains and not reading.load_on_battery else 0
     inputs = (*UPS_MIB, 3)
     builder.scalar((*inputs, 1), Kind.COUNTER, reading.input_line_bads)
     builder.scalar((*inputs, 2), Kind.INTEGER, LINE_COUNT)
@@ -217,15 +224,22 @@ def _ups_mib(builder: _Builder, reading: UpsReading) -> None:
     )
 
     test = (*UPS_MIB, 7)
-    failed = reading.has_alarm("self_test_failed")
-    builder.scalar((*test, 1), Kind.OID, UPS_TEST_NO_TESTS_INITIATED)
-    builder.scalar((*test, 2), Kind.INTEGER, 2)  # upsTestSpinLock
-    builder.scalar((*test, 3), Kind.INTEGER, TEST_ERROR if failed else TEST_PASSED)
+    last = reading.test
     builder.scalar(
-        (*test, 4), Kind.STRING, "Battery test failed" if failed else "Battery test passed"
+        (*test, 1), Kind.OID, UPS_TEST_IDS[last.kind] if last else UPS_TEST_NO_TESTS_INITIATED
     )
-    builder.scalar((*test, 5), Kind.TIMETICKS, 0)
-    builder.scalar((*test, 6), Kind.INTEGER, 0)
+    builder.scalar((*test, 2), Kind.INTEGER, 2)  # upsTestSpinLock
+    builder.scalar((*test, 3), Kind.INTEGER, test_status(reading))
+    builder.scalar((*test, 4), Kind.STRING, _test_detail(reading))
+    # upsTestStartTime: sysUpTime at the start (0 before any test, or from before a card
+    # reboot); upsTestElapsedTime: TimeInterval, centiseconds, while it runs or until it ended.
+    started = 0.0 if last is None else last.started_at - _alarm_clock_offset(reading)
+    builder.scalar((*test, 5), Kind.TIMETICKS, _ticks(max(0.0, started)))
+    elapsed = 0.0
+    if last is not None:
+        elapsed = (last.ended_at if last.ended_at is not None else reading.clock_now)
+        elapsed -= last.started_at
+    builder.scalar((*test, 6), Kind.INTEGER, int(elapsed * 100))
 
     control = (*UPS_MIB, 8)
     builder.scalar((*control, 1), Kind.INTEGER, 1)  # upsShutdownType output(1)
@@ -245,6 +259,27 @@ def _ups_mib(builder: _Builder, reading: UpsReading) -> None:
     builder.scalar((*config, 8), Kind.INTEGER, 2)  # audible enabled(2)
     builder.scalar((*config, 9), Kind.INTEGER, 160)
     builder.scalar((*config, 10), Kind.INTEGER, 288)
+
+
+def test_status(reading: UpsReading) -> int:
+    """upsTestResultsSummary and physicalBatteryTestStatus (the same numbers)."""
+    if reading.test_running:
+        return TEST_IN_PROGRESS
+    if reading.has_alarm("self_test_failed"):
+        return TEST_ERROR
+    if reading.test is not None and reading.test.result is not None:
+        return TEST_RESULT_NUMBERS[reading.test.result]
+    return TEST_PASSED  # as the card shipped: its factory test passed
+
+
+def _test_detail(reading: UpsReading) -> str:
+    if reading.test_running:
+        return "Battery test in progress"
+    if reading.has_alarm("self_test_failed"):
+        return TEST_RESULT_TEXTS["failed"]
+    if reading.test is not None and reading.test.result is not None:
+        return TEST_RESULT_TEXTS[reading.test.result]
+    return TEST_RESULT_TEXTS["passed"]
 
 
 def _alarm_clock_offset(reading: UpsReading) -> float:
@@ -284,15 +319,14 @@ def _dell_mib(builder: _Builder, reading: UpsReading) -> None:
     builder.scalar((*physical, 2, 6), Kind.INTEGER, average_watts)
     builder.scalar((*physical, 4, 2), Kind.STRING, dell_alarm_string(reading))
     builder.scalar((*physical, 4, 3), Kind.INTEGER, NO_COUNTDOWN)
-    if not reading.mains:
+    if reading.load_on_battery:
         abm = ABM_DISCHARGING
     elif reading.charge < 100.0:
         abm = ABM_CHARGING
     else:
         abm = ABM_FLOATING
     builder.scalar((*physical, 5, 1), Kind.INTEGER, abm)
-    failed = reading.has_alarm("self_test_failed")
-    builder.scalar((*physical, 5, 2), Kind.INTEGER, TEST_ERROR if failed else TEST_PASSED)
+    builder.scalar((*physical, 5, 2), Kind.INTEGER, test_status(reading))
     builder.scalar((*physical, 5, 3), Kind.INTEGER, reading.runtime_seconds)  # seconds
     builder.scalar((*physical, 7, 1), Kind.INTEGER, 1)  # one probe present
     builder.scalar((*physical, 7, 3, 1), Kind.INTEGER, 1)  # celsius(1)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 Clock = Callable[[], float]
 
@@ -50,6 +50,7 @@ ALARM_KINDS: dict[str, AlarmKind] = {
         AlarmKind("general_fault", 18, None, critical=True, settable=True),
         AlarmKind("self_test_failed", 19, None, critical=False, settable=True),
         AlarmKind("shutdown_imminent", 23, 41, critical=True, settable=True),
+        AlarmKind("test_in_progress", 24, 61, critical=False, settable=False),
     )
 }
 SETTABLE_ALARMS = tuple(name for name, kind in ALARM_KINDS.items() if kind.settable)
@@ -62,6 +63,30 @@ class ActiveAlarm:
     alarm_id: int
     kind: AlarmKind
     since: float
+
+
+# The tests a UPS runs from its own schedule or on request, with their UPS-MIB names
+# (upsWellKnownTests): both run the load from the battery while the mains stays there.
+TEST_KINDS = {"self-test": "upsTestQuickBatteryTest",
+              "calibration": "upsTestDeepBatteryCalibration"}
+# How a test ended: upsTestResultsSummary donePass(1), doneError(3), aborted(4).
+TEST_RESULTS = ("passed", "failed", "aborted")
+
+
+@dataclass(frozen=True)
+class BatteryTest:
+    """The test that runs or last ran: its kind, when it started, how it ended."""
+
+    kind: str  # a key of TEST_KINDS
+    started_at: float  # model clock
+    seconds: float  # how long it runs if nothing stops it
+    fails: bool = False  # ends failed (DiagnosticTestFailed) instead of passed
+    result: str | None = None  # None while it runs, else one of TEST_RESULTS
+    ended_at: float | None = None
+
+    @property
+    def ends_at(self) -> float:
+        return self.started_at + self.seconds
 
 
 @dataclass(frozen=True)
@@ -81,6 +106,12 @@ class UpsReading:
     low_battery_minutes: int
     full_runtime: int
     clock_now: float  # model-clock time of this reading (alarm times are on this clock)
+    load_on_battery: bool = False  # an outage, or a test with the mains present
+    test: BatteryTest | None = None  # the running or the last test; None: never one
+
+    @property
+    def test_running(self) -> bool:
+        return self.test is not None and self.test.result is None
 
     @property
     def alarm_names(self) -> tuple[str, ...]:
@@ -118,7 +149,11 @@ class UpsModel:
         now = clock()
         self._updated_at = now
         self._card_booted_at = now
-        self._on_battery_since: float | None = None
+        self._on_battery_since: float | None = None  # the mains went
+        # The load went to the battery (outage or test): upsSecondsOnBattery counts from
+        # here, "since the UPS last switched to battery power" (RFC 1628).
+        self._load_on_battery_since: float | None = None
+        self._test: BatteryTest | None = None
         self._full_runtime = full_runtime
         self._reference_load = max(load, MINIMUM_EFFECTIVE_LOAD)
         self._load = _check_percent(load, "load", upper=200.0)
@@ -129,6 +164,10 @@ class UpsModel:
         self._alarms: list[ActiveAlarm] = []
         self._next_alarm_id = 1
         self._input_line_bads = 0
+        # The stale-counter quirk: the next time the load goes to battery, the card reports
+        # (value, for this many seconds) before it counts afresh.
+        self._stale_counter: tuple[int, float] | None = None
+        self._stale_until: float | None = None
 
     # ----- reading -----------------------------------------------------------------
 
@@ -152,6 +191,8 @@ class UpsModel:
                 low_battery_minutes=self._low_battery_minutes,
                 full_runtime=self._full_runtime,
                 clock_now=now,
+                load_on_battery=self._load_on_battery_since is not None,
+                test=self._test,
             )
 
     # ----- events ------------------------------------------------------------------
@@ -163,7 +204,13 @@ class UpsModel:
             if self._on_battery_since is None:
                 self._on_battery_since = now
                 self._input_line_bads += 1
+                if self._load_on_battery_since is None:
+                    self._load_on_battery_since = now
                 self._raise("on_battery", now)
+            if self._test is not None and self._test.result is None:
+                # The UPS stops its test (aborted) and keeps the load on the battery it
+                # already runs from: the counter goes on from the test's start.
+                self._end_test("aborted", now)
             self._reconcile(now)
 
     def restore_mains(self) -> None:
@@ -171,7 +218,36 @@ class UpsModel:
             now = self._clock()
             self._advance(now)
             self._on_battery_since = None
+            if self._test is None or self._test.result is not None:
+                self._load_on_battery_since = None
             self._reconcile(now)
+
+    def start_test(self, kind: str, seconds: float, fails: bool = False) -> None:
+        """A battery test ("self-test") or runtime calibration ("calibration"): the load
+        runs from the battery for `seconds` with the mains present, then goes back."""
+        if kind not in TEST_KINDS:
+            raise ValueError(f"unknown test {kind!r}; tests: {', '.join(TEST_KINDS)}")
+        if not seconds > 0:
+            raise ValueError("a test lasts a positive number of seconds")
+        with self._lock:
+            now = self._clock()
+            self._advance(now)
+            if self._on_battery_since is not None:
+                raise ValueError("the UPS runs no test without mains")
+            if self._test is not None and self._test.result is None:
+                raise ValueError(f"a {self._test.kind} is already running")
+            self._test = BatteryTest(kind, now, float(seconds), fails=fails)
+            self._load_on_battery_since = now
+            self._clear("self_test_failed")  # a new test replaces the last result
+            self._reconcile(now)
+
+    def stale_counter(self, seconds: int, for_seconds: float = 5.0) -> None:
+        """A card quirk: in the first `for_seconds` of the next outage or test, the card's
+        upsSecondsOnBattery still reads `seconds` (the count of an earlier outage)."""
+        if seconds < 0 or for_seconds <= 0:
+            raise ValueError("a stale counter needs seconds >= 0 and a positive duration")
+        with self._lock:
+            self._stale_counter = (int(seconds), float(for_seconds))
 
     def reboot_card(self) -> None:
         """The management card restarts; the UPS itself keeps running.
@@ -233,10 +309,17 @@ class UpsModel:
         return min(int(runtime + 1e-6), RUNTIME_SATURATION_SECONDS)
 
     def _seconds_on_battery(self, now: float) -> int:
-        if self._on_battery_since is None:
+        if self._load_on_battery_since is None:
             return 0
-        # The card counts from when *it* saw the outage begin: a reboot restarts it.
-        counting_since = max(self._on_battery_since, self._card_booted_at)
+        if self._stale_counter is not None and self._stale_until is None:
+            lasting = self._stale_counter[1]
+            self._stale_until = self._load_on_battery_since + lasting
+        if self._stale_until is not None and self._stale_counter is not None:
+            if now < self._stale_until:
+                return self._stale_counter[0]
+            self._stale_counter = self._stale_until = None  # once, for one outage
+        # The card counts from when *it* saw the load go to battery: a reboot restarts it.
+        counting_since = max(self._load_on_battery_since, self._card_booted_at)
         return int(max(0.0, now - counting_since))
 
     def _low_battery_charge(self) -> float:
@@ -244,13 +327,30 @@ class UpsModel:
         return self._low_battery_minutes * 60 * 100.0 / self._seconds_for_full_charge()
 
     def _advance(self, now: float) -> None:
-        """Integrate drain or recharge from the last update to `now`."""
+        """Integrate drain or recharge from the last update to `now`; a test that ends in
+        between ends at its own moment (drain before it, recharge after)."""
+        test = self._test
+        if test is not None and test.result is None and test.ends_at <= now:
+            self._integrate(test.ends_at)
+            self._end_test("failed" if test.fails else "passed", test.ends_at)
+        self._integrate(now)
+
+    def _end_test(self, result: str, when: float) -> None:
+        assert self._test is not None
+        self._test = replace(self._test, result=result, ended_at=when)
+        if self._on_battery_since is None:
+            self._load_on_battery_since = None  # the load goes back to the mains
+        if result == "failed":
+            self._raise("self_test_failed", when)
+        self._reconcile(when)
+
+    def _integrate(self, now: float) -> None:
         elapsed = now - self._updated_at
         if elapsed <= 0:
             return
         start = self._updated_at
         self._updated_at = now
-        if self._on_battery_since is None:
+        if self._load_on_battery_since is None:
             recharge_per_second = (
                 100.0 * self._drain_speed / (self._full_runtime * RECHARGE_SLOWNESS)
             )
@@ -269,9 +369,11 @@ class UpsModel:
         self._reconcile(now)
 
     def _reconcile(self, now: float) -> None:
-        """Derived alarms follow the power state and the battery."""
-        on_battery = self._on_battery_since is not None
+        """Derived alarms follow the power state, the test and the battery."""
+        on_battery = self._load_on_battery_since is not None
         self._set_derived("on_battery", on_battery, now)
+        self._set_derived("test_in_progress",
+                          self._test is not None and self._test.result is None, now)
         runtime_low = self._runtime_seconds() < self._low_battery_minutes * 60
         self._set_derived("low_battery", on_battery and runtime_low, now)
         self._set_derived("depleted_battery", on_battery and self._charge <= 0.0, now)

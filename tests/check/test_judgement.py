@@ -116,7 +116,6 @@ def test_card_reboot_on_battery_is_still_on_battery(dell_raw: dict) -> None:
     (f"{ALARM_DESCR}.1", f"{WELL_KNOWN}.9", 1, "WARNING: on bypass"),
     (f"{ALARM_DESCR}.1", f"{WELL_KNOWN}.1", 1, "WARNING: replace battery"),
     (f"{ALARM_DESCR}.1", f"{WELL_KNOWN}.16", 1, "WARNING: fan failure"),
-    (f"{ALARM_DESCR}.1", f"{WELL_KNOWN}.24", 0, None),
     (f"{DELL}.120.4.2.0", "63", 1, "WARNING: replace battery"),
     (f"{DELL}.120.4.2.0", "65", 1, "WARNING: fan failure"),
     (f"{DELL}.120.4.2.0", "21", 2, "CRITICAL: overload"),
@@ -313,3 +312,144 @@ def test_any_answer_gives_one_well_formed_result() -> None:
         assert output.count("|") <= 1
 
     property_holds()
+
+
+# --- a battery test or runtime calibration (DESIGN.md "States") ---------------------------
+
+def load_on_battery(raw: dict, seconds: int = 95, charge: int = 80) -> dict:
+    """The load runs from the battery: output source, counter, both on-battery alarms."""
+    raw.update({f"{UPS}.4.1.0": 5, f"{UPS}.2.2.0": seconds, f"{UPS}.2.4.0": charge,
+                f"{DELL}.120.5.3.0": 1440, f"{ALARM_DESCR}.1": f"{WELL_KNOWN}.2",
+                f"{DELL}.120.4.2.0": "57", f"{DELL}.120.5.2.0": 1, f"{UPS}.7.3.0": 1})
+    return raw
+
+
+def dell_alarms(raw: dict, *numbers: int) -> None:
+    raw[f"{DELL}.120.4.2.0"] = ",".join(str(n) for n in sorted({57, *numbers}))
+
+
+TEST_SIGNS = {
+    "UPS-MIB upsTestResultsSummary inProgress(5)": lambda raw: raw.update({f"{UPS}.7.3.0": 5}),
+    "Dell physicalBatteryTestStatus inProgress(5)": lambda raw: raw.update(
+        {f"{DELL}.120.5.2.0": 5}),
+    "UPS-MIB alarm TestInProgress(24)": lambda raw: raw.update(
+        {f"{ALARM_DESCR}.2": f"{WELL_KNOWN}.24"}),
+    "Dell alarm 61": lambda raw: dell_alarms(raw, 61),
+}
+BATTERY_TEST_PERFDATA = (
+    "on_battery=0s;0;299;0 runtime=1440s;;;0 charge=80%;50:;25:;0;100 load=30%;80;90;0 "
+    "temperature=25;35;40 input_voltage=230V output_voltage=230V")
+
+
+@pytest.mark.parametrize("sign", TEST_SIGNS)
+def test_a_test_with_mains_present_is_ok_and_no_outage(dell_raw: dict, sign: str) -> None:
+    raw = load_on_battery(dell_raw)
+    TEST_SIGNS[sign](raw)
+    check, output = judge(raw)
+    assert check.exitcode == 0, output
+    assert first_line(output).startswith(
+        "DELL UPS OK - battery test in progress (load on battery, mains present), charge 80%, "
+        f"runtime 24m00s, load 30% | {BATTERY_TEST_PERFDATA} alarms=")
+
+
+def test_the_same_load_on_battery_without_a_test_is_an_outage(dell_raw: dict) -> None:
+    # The contrast: mains voltage on the input line alone never hides an outage.
+    check, output = judge(load_on_battery(dell_raw))
+    assert check.exitcode == 1
+    assert first_line(output).startswith(
+        "DELL UPS WARNING - on battery for 1m35s of 5m00s maintenance timer, ")
+    assert "on_battery=95s;" in output
+
+
+# Mains fails during a test: an outage as any other, the counter counts, the timer runs.
+MAINS_FAILS = {
+    "input voltage 0": lambda raw: raw.update({f"{UPS}.3.3.1.3.1": 0}),
+    "input voltage not reported": lambda raw: raw.pop(f"{UPS}.3.3.1.3.1"),
+    "input voltage 50 V": lambda raw: raw.update({f"{UPS}.3.3.1.3.1": 50}),
+    "input frequency 0": lambda raw: raw.update({f"{UPS}.3.3.1.2.1": 0}),
+    "upsAlarmInputBad(6)": lambda raw: raw.update({f"{ALARM_DESCR}.3": f"{WELL_KNOWN}.6"}),
+    "upsAlarmAwaitingPower(21)": lambda raw: raw.update(
+        {f"{ALARM_DESCR}.3": f"{WELL_KNOWN}.21"}),
+    "Dell 47 utility not present": lambda raw: dell_alarms(raw, 47, 61),
+    "Dell 13 input under voltage": lambda raw: dell_alarms(raw, 13, 61),
+    "Dell 11 input over voltage": lambda raw: dell_alarms(raw, 11, 61),
+    "Dell 15 input frequency out of range": lambda raw: dell_alarms(raw, 15, 61),
+}
+
+
+@pytest.mark.parametrize("failure", MAINS_FAILS)
+def test_mains_failing_during_a_test_is_an_outage(dell_raw: dict, failure: str) -> None:
+    raw = load_on_battery(dell_raw, seconds=300)
+    raw.update({f"{DELL}.120.5.2.0": 5, f"{ALARM_DESCR}.2": f"{WELL_KNOWN}.24"})
+    MAINS_FAILS[failure](raw)
+    check, output = judge(raw)
+    assert check.exitcode == 2, output
+    assert first_line(output).startswith(
+        "DELL UPS CRITICAL - on battery for 5m00s of 5m00s maintenance timer "
+        "(mains failed during a battery test), charge 80%")
+    assert "on_battery=300s;0;299;0" in output
+
+
+def test_charge_thresholds_apply_during_a_test_as_on_mains(dell_raw: dict) -> None:
+    raw = load_on_battery(dell_raw, charge=40)
+    raw.update({f"{DELL}.120.5.2.0": 5, f"{DELL}.120.5.3.0": 200})  # runtime below 300 s
+    check, output = judge(raw)
+    assert check.exitcode == 1
+    # Charge is judged; runtime, as on mains, is not (so no "runtime below" either).
+    assert first_line(output).startswith(
+        "DELL UPS WARNING - battery test in progress (load on battery, mains present), "
+        "charge 40%, runtime 3m20s, load 30%; WARNING: charge 40% below 50% | "
+        "on_battery=0s;0;299;0 runtime=200s;;;0 charge=40%;50:;25:;0;100")
+
+
+@pytest.mark.parametrize(("result", "exitcode", "problem"), [
+    (1, 0, None), (2, 1, "; WARNING: self-test warning"), (3, 1, "; WARNING: self-test failed"),
+])
+def test_the_result_is_judged_when_the_test_ends(dell_raw: dict, result: int, exitcode: int,
+                                                 problem: str | None) -> None:
+    dell_raw[f"{DELL}.120.5.2.0"] = result
+    check, output = judge(dell_raw)
+    assert check.exitcode == exitcode
+    assert first_line(output).split(" | ")[0] == (
+        "DELL UPS " + ["OK", "WARNING"][exitcode]
+        + " - on mains, charge 100%, runtime 30m00s, load 30%" + (problem or ""))
+
+
+def test_a_test_that_leaves_the_load_on_mains_says_so(dell_raw: dict) -> None:
+    dell_raw[f"{ALARM_DESCR}.1"] = f"{WELL_KNOWN}.24"
+    check, output = judge(dell_raw)
+    assert check.exitcode == 0
+    assert first_line(output).startswith(
+        "DELL UPS OK - on mains, battery test in progress, charge 100%")
+
+
+def test_verbose_says_why_a_test_is_or_is_not_an_outage(dell_raw: dict) -> None:
+    raw = load_on_battery(dell_raw)
+    raw[f"{DELL}.120.5.2.0"] = 5
+    _, output = judge(dict(raw), verbosity=1)
+    assert ("power: output source battery, seconds on battery 95, battery test in progress, "
+            "load on battery, mains present: no outage") in output.splitlines()
+    raw[f"{UPS}.3.3.1.3.1"] = 0
+    _, output = judge(raw, verbosity=1)
+    assert ("power: output source battery, seconds on battery 95, battery test in progress, "
+            "load on battery, mains not present: an outage") in output.splitlines()
+
+
+def test_voltages_in_tenths_reach_the_perfdata_in_volts(dell_raw: dict) -> None:
+    dell_raw.update({f"{UPS}.3.3.1.3.1": 2360, f"{UPS}.4.4.1.2.1": 2360})
+    check, output = judge(dell_raw)
+    assert check.exitcode == 0
+    assert "input_voltage=236V output_voltage=236V" in output
+
+
+def test_the_global_status_a_test_causes_is_not_a_problem(dell_raw: dict) -> None:
+    raw = load_on_battery(dell_raw)
+    raw.update({f"{DELL}.120.5.2.0": 5, f"{DELL}.110.1.0": 4})  # non-critical
+    check, output = judge(dict(raw))
+    assert check.exitcode == 0, output
+    raw[f"{DELL}.110.1.0"] = 5  # critical stays critical
+    check, output = judge(dict(raw))
+    assert check.exitcode == 2 and "CRITICAL: global status critical" in output
+    raw.update({f"{DELL}.110.1.0": 4, f"{UPS}.3.3.1.3.1": 0})  # mains failed: as ever
+    check, output = judge(raw)
+    assert check.exitcode == 1

@@ -137,3 +137,28 @@ def test_decode_dell_text_and_enums() -> None:
     assert decoded.values["temperature_unit"] == "fahrenheit"
     assert decoded.values["temperature"] == 77
     assert "output_consumption" not in decoded.values  # 0 during the first hour
+
+
+# Voltages: RFC 1628 says whole volts; some cards send tenths. The first line with a value
+# decides for all lines of the object (a dead phase at 0 decides nothing).
+VOLTAGE_ROWS = [
+    ("236 V in tenths", {"3.3.1.3.1": 2360}, {"input_voltage.1": 236}),
+    ("122.2 V in tenths", {"4.4.1.2.1": 1222}, {"output_voltage.1": 122.2}),
+    ("whole volts stay whole", {"3.3.1.3.1": 230, "4.4.1.2.1": 120},
+     {"input_voltage.1": 230, "output_voltage.1": 120}),
+    ("480 V three-phase in whole volts", {"3.3.1.3.1": 480}, {"input_voltage.1": 480}),
+    ("line 1 decides for lines 2 and 3", {"3.3.1.3.1": 2301, "3.3.1.3.2": 2295,
+                                          "3.3.1.3.3": 0},
+     {"input_voltage.1": 230.1, "input_voltage.2": 229.5, "input_voltage.3": 0}),
+    ("a dead first phase decides nothing", {"3.3.1.3.1": 0, "3.3.1.3.2": 2300},
+     {"input_voltage.1": 0, "input_voltage.2": 230}),
+    ("input and output decided apart", {"3.3.1.3.1": 2360, "4.4.1.2.1": 230},
+     {"input_voltage.1": 236, "output_voltage.1": 230}),
+]
+
+
+@pytest.mark.parametrize(("name", "raw", "expected"), VOLTAGE_ROWS,
+                         ids=[row[0] for row in VOLTAGE_ROWS])
+def test_decode_voltages_in_tenths(name: str, raw: dict, expected: dict) -> None:
+    decoded = decode(ups_mib.TABLE, {f"{UPS}.{oid}": value for oid, value in raw.items()})
+    assert {key: decoded.values[key] for key in expected} == pytest.approx(expected)

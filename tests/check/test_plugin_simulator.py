@@ -178,6 +178,21 @@ def test_community_from_the_environment_and_never_printed(run_check, clock) -> N
                                  f"127.0.0.1:{sim.port} within 1 s\n")
 
 
+def test_community_from_an_extra_opts_file_not_argv(run_check, clock, tmp_path) -> None:
+    """For Icinga Director, which cannot set env: argv names only the ini section."""
+    ini = tmp_path / "snmp.ini"
+    ini.write_text(f"[ups-rack1]\ncommunity = {COMMUNITY}\n")
+    ini.chmod(0o640)
+    with UpsSimulator(port=0, community=COMMUNITY, clock=clock) as sim:
+        argv = ["-H", "127.0.0.1", "-p", str(sim.port), "-t", "5",
+                f"--extra-opts=ups-rack1@{ini}"]
+        result = run_check(*argv)
+        assert (result.returncode, result.stdout, result.stderr) == (0, OK_ON_MAINS + "\n", "")
+        assert COMMUNITY not in " ".join(argv)
+        result = run_check(*argv[:-1], "-t", "1")  # without it: public, no answer
+        assert result.returncode == 3
+
+
 @pytest.fixture
 def v3_simulator(clock: ManualClock) -> Iterator[UpsSimulator]:
     users = (V3User("monitor", "SHA", AUTH_PASSPHRASE, "AES", PRIV_PASSPHRASE),)
@@ -217,3 +232,67 @@ def test_snmpv3_auth_failure_is_unknown_naming_the_cause(run_check, v3_simulator
     assert auth not in result.stdout and PRIV_PASSPHRASE not in result.stdout
     cause = "usmStatsUnknownUserNames" if wrong == "user" else "usmStatsWrongDigests"
     assert "SNMPv3" in result.stdout and cause in result.stdout
+
+
+# --- battery tests and runtime calibrations (DESIGN.md "States") --------------------------
+
+def test_a_calibration_longer_than_the_timer_is_ok_and_no_outage(run_check, simulator,
+                                                                 clock) -> None:
+    """A 10-minute runtime calibration against the default 5-minute timer: the load is on
+    battery all along with the mains present; never on_battery > 0, never CRITICAL."""
+    simulator.start_test("calibration", 600)
+    clock.advance(120)
+    result = check(run_check, simulator)
+    assert (result.returncode, result.stdout) == (0, (
+        "DELL UPS OK - battery test in progress (load on battery, mains present), charge 93%, "
+        "runtime 28m00s, load 35% | on_battery=0s;0;299;0 runtime=1680s;;;0 "
+        "charge=93%;50:;25:;0;100 load=35%;80;90;0 temperature=24.5;35;40 input_voltage=230V "
+        "output_voltage=230V alarms=2;;;0\n"))
+    clock.advance(420)  # 9 minutes in: past the timer, the battery still carries the load
+    result = check(run_check, simulator)
+    assert (result.returncode, result.stdout) == (0, (
+        "DELL UPS OK - battery test in progress (load on battery, mains present), charge 70%, "
+        "runtime 21m00s, load 35% | on_battery=0s;0;299;0 runtime=1260s;;;0 "
+        "charge=70%;50:;25:;0;100 load=35%;80;90;0 temperature=24.5;35;40 input_voltage=230V "
+        "output_voltage=230V alarms=2;;;0\n"))
+    clock.advance(100)  # ended at 10 minutes, recharging since
+    result = check(run_check, simulator)
+    assert (result.returncode, result.stdout) == (0, (
+        "DELL UPS OK - on mains, charge 67%, runtime 20m20s, load 35% | on_battery=0s;0;299;0 "
+        "runtime=1220s;;;0 charge=67%;50:;25:;0;100 load=35%;80;90;0 temperature=24.5;35;40 "
+        "input_voltage=230V output_voltage=230V alarms=0;;;0\n"))
+
+
+def test_a_power_cut_during_a_test_is_an_outage_with_its_timer(run_check, simulator,
+                                                               clock) -> None:
+    """The UPS aborts the test and keeps the load on the battery; its counter goes on from
+    when the load went to battery (RFC 1628), so the timer counts the whole discharge."""
+    simulator.start_test("self-test", 600)
+    clock.advance(60)
+    simulator.cut_mains()
+    clock.advance(65)
+    result = check(run_check, simulator)
+    assert (result.returncode, result.stdout) == (1, (
+        "DELL UPS WARNING - on battery for 2m05s of 5m00s maintenance timer, charge 93%, "
+        "runtime 27m55s, load 35% | on_battery=125s;0;299;0 runtime=1675s;600:;300:;0 "
+        "charge=93%;50:;25:;0;100 load=35%;80;90;0 temperature=24.5;35;40 input_voltage=0V "
+        "output_voltage=230V alarms=1;;;0\n"))
+    clock.advance(175)
+    result = check(run_check, simulator)
+    assert result.returncode == 2
+    assert result.stdout.startswith(
+        "DELL UPS CRITICAL - on battery for 5m00s of 5m00s maintenance timer, charge 83%, "
+        "runtime 25m00s, load 35%; CRITICAL: maintenance timer reached | on_battery=300s;")
+
+
+def test_the_result_of_a_test_is_judged_when_it_ends(run_check, simulator, clock) -> None:
+    simulator.start_test("self-test", 10, fails=True)
+    clock.advance(5)
+    assert check(run_check, simulator).returncode == 0
+    clock.advance(10)
+    result = check(run_check, simulator)
+    assert (result.returncode, result.stdout) == (1, (
+        "DELL UPS WARNING - on mains, charge 99%, runtime 29m52s, load 35%; WARNING: self-test "
+        "failed | on_battery=0s;0;299;0 runtime=1792s;;;0 charge=99%;50:;25:;0;100 "
+        "load=35%;80;90;0 temperature=24.5;35;40 input_voltage=230V output_voltage=230V "
+        "alarms=1;;;0\n"))

@@ -1,10 +1,15 @@
 """End to end with a real Icinga 2: power cut -> WARNING -> CRITICAL when the timer runs
 out -> event handler -> hosts in maintenance in (fake) SCVMM -> power back -> hosts out.
-And: Icinga restarted in the middle of an outage still gets the hosts into maintenance.
+And: Icinga restarted in the middle of an outage still gets the hosts into maintenance;
+a runtime calibration longer than the timer triggers no Disable, a power cut during a
+test does.
 """
 
 from __future__ import annotations
 
+import configparser
+import json
+import os
 import shutil
 import time
 from pathlib import Path
@@ -12,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from check_dell_ups.demo_world import FED_HOSTS, UPS_NAME
+from check_dell_ups.graphite_sandbox import GraphiteSandbox, graphite_installed
 from check_dell_ups.icinga_sandbox import IcingaSandbox, ServiceEvent
 
 pytestmark = [
@@ -20,6 +26,7 @@ pytestmark = [
 ]
 
 TIMER = 15
+DASHBOARDS = Path(__file__).resolve().parents[2] / "dashboards"
 AUTOMATION_INTERVAL = 4
 AUTOMATION = "ups-maintenance"
 
@@ -186,3 +193,147 @@ def test_icinga_restarted_mid_outage_still_puts_the_hosts_into_maintenance(world
     world.wait(lambda: not any(world.fed_hosts_in_maintenance()), 60,
                "the hosts leaving maintenance")
     world.settle_with_retry_pending()
+
+
+# ---- graphs: Icinga 2's GraphiteWriter into Debian's Graphite, drawn by our templates ----
+
+
+def _graph_targets(template_file: Path, service_prefix: str
+                   ) -> dict[str, tuple[list[str], dict[str, str]]]:
+    """graph template -> the render targets the Icinga Web 2 graphite module would ask
+    for (each curve's metric path, macros substituted, inside its functions) and the
+    template's URL parameters."""
+    parser = configparser.ConfigParser(interpolation=None, strict=True)
+    parser.optionxform = str  # type: ignore[assignment,method-assign] - keep areaAlpha's case
+    parser.read(template_file, encoding="utf-8")
+    targets: dict[str, tuple[list[str], dict[str, str]]] = {}
+    for section in parser.sections():
+        template, _, topic = section.rpartition(".")
+        if topic != "metrics_filters":
+            continue
+        assert parser[f"{template}.graph"]["check_command"].strip('"') == "dell_ups"
+        functions = parser[f"{template}.functions"]
+        for curve, path in parser[section].items():
+            metric = path.strip('"').replace("$service_name_template$", service_prefix)
+            function = functions[curve].strip('"')
+            params = {key: value.strip('"')
+                      for key, value in parser[f"{template}.urlparams"].items()}
+            targets.setdefault(template, ([], params))[0].append(
+                function.replace("$metric$", metric))
+    return targets
+
+
+@pytest.mark.skipif(not graphite_installed(),
+                    reason="Debian's graphite-carbon and graphite-web are not installed")
+def test_graphite_writer_feeds_graphite_and_the_templates_draw_the_outage(world, tmp_path):
+    """The values the simulator served reach graphite-web's render API through Icinga's
+    GraphiteWriter, and every curve of the shipped graph templates and Grafana dashboard
+    finds its series there."""
+    with GraphiteSandbox(tmp_path / "graphite") as graphite:
+        writer = (f'object GraphiteWriter "graphite" {{\n\thost = "127.0.0.1"\n'
+                  f"\tport = {graphite.line_port}\n\tenable_send_thresholds = true\n}}\n")
+        sandbox = IcingaSandbox(tmp_path / "icinga2",
+                                ups_host(world.ups.port, world.config) + writer, env=world.env)
+        sandbox.validate()
+        sandbox.start()
+        started = int(time.time())
+        try:
+            prefix = f"icinga2.{UPS_NAME}.services.ups.dell_ups"
+            served = world.ups.state()
+            world.wait(lambda: graphite.values(f"{prefix}.perfdata.charge.value"), 60,
+                       "the first charge value in Graphite")
+            assert set(graphite.values(f"{prefix}.perfdata.load.value")) == {served["load"]}
+            assert set(graphite.values(f"{prefix}.perfdata.temperature.value")) == {
+                served["temperature"]}
+            assert set(graphite.values(f"{prefix}.perfdata.on_battery.value")) == {0.0}
+
+            world.ups.cut_mains()
+            sandbox.wait_for(automation_alert("CRITICAL"), TIMER + 30, what="CRITICAL")
+            world.wait(lambda: max(graphite.values(f"{prefix}.perfdata.on_battery.value"))
+                       >= TIMER, 30, "the outage past the timer in Graphite")
+            # The maintenance timer travels as on_battery's critical threshold, printed as
+            # the range "timer - 1" (alert above it): the graphs add the 1 back.
+            assert set(graphite.values(f"{prefix}.perfdata.on_battery.crit")) == {TIMER - 1}
+            timer_line = f"offset({prefix}.perfdata.on_battery.crit, 1)"
+            assert set(graphite.values(timer_line)) == {TIMER}
+            assert min(graphite.values(f"{prefix}.perfdata.charge.value")) < served["charge"]
+            world.ups.restore_mains()
+            sandbox.wait_for(automation_alert("OK"), 30, what="recovery")
+            world.wait(lambda: graphite.values(f"{prefix}.perfdata.on_battery.value")[-1] == 0,
+                       30, "on_battery back to 0 in Graphite")
+
+            templates = _graph_targets(DASHBOARDS / "icingaweb2-graphite" / "dell_ups.ini",
+                                       prefix)
+            assert set(templates) == {"dell_ups-charge", "dell_ups-runtime",
+                                      "dell_ups-on_battery", "dell_ups-load",
+                                      "dell_ups-temperature", "dell_ups-voltage"}
+            for template, (targets, params) in templates.items():
+                for target in targets:
+                    series = graphite.render(target)
+                    assert series and any(v is not None for v, _ in series[0]["datapoints"]), \
+                        (template, target)
+                png = graphite.render(targets, fmt="png", since=str(started), width="800",
+                                      height="250", **params)
+                assert png.startswith(b"\x89PNG")
+                (tmp_path / f"{template}.png").write_bytes(png)
+                if os.environ.get("CHECK_DELL_UPS_GRAPHS_TO"):  # docs/img: see docs/graphs.md
+                    Path(os.environ["CHECK_DELL_UPS_GRAPHS_TO"], f"{template}.png").write_bytes(
+                        png)
+            dashboard = json.loads((DASHBOARDS / "grafana" / "dell_ups-graphite.json")
+                                   .read_text(encoding="utf-8"))
+            for panel in dashboard["panels"]:
+                for target in panel["targets"]:
+                    expression = target["target"].replace("$host", UPS_NAME).replace(
+                        "$service", "ups")
+                    assert graphite.values(expression), (panel["title"], expression)
+        finally:
+            sandbox.stop()
+
+
+def test_a_calibration_longer_than_the_timer_is_shown_and_triggers_no_disable(world, icinga):
+    """Time-compressed: a 35 s calibration against the 15 s timer is the same property as
+    a 10-minute calibration against a 5-minute timer (the load on battery, the mains
+    present, for more than twice the timer). The charge starts at 50.5 % so that the
+    calibration drains it below the 50 % warning: the people's service alerts WARNING
+    naming the test, and the volatile automation service runs the handler on each of its
+    WARNING results, which must never disable a host."""
+    sandbox = icinga
+    index, _ = sandbox.wait_for(automation_alert("OK"), 60, what="a first OK result")
+    world.ups.set_charge(50.5)
+    calibration = 2 * TIMER + 5
+    world.ups.start_test("calibration", calibration)
+    started = time.monotonic()
+    _, shown = sandbox.wait_for(
+        lambda e: e.kind == "alert" and e.service == "ups" and e.state == "WARNING",
+        calibration, start=index, what="the people's service showing the test")
+    assert shown.text.startswith(
+        "DELL UPS WARNING - battery test in progress (load on battery, mains present), "
+        "charge 49%"), shown.text
+    sandbox.wait_for(automation_handler_run("WARNING"), 30, start=index,
+                     what="the handler run on a WARNING during the test")
+    while time.monotonic() - started < calibration + 2 * AUTOMATION_INTERVAL:
+        assert world.disable_and_enable_calls() == (0, 0)
+        time.sleep(1)
+    assert world.ups.state()["test"] is None  # the calibration is over
+    assert world.disable_and_enable_calls() == (0, 0)
+    assert not any(world.fed_hosts_in_maintenance())
+    events = sandbox.events()
+    assert not [e for e in events if e.service in ("ups", AUTOMATION) and e.state == "CRITICAL"]
+
+
+def test_a_power_cut_during_a_test_puts_the_hosts_into_maintenance(world, icinga):
+    sandbox = icinga
+    index, _ = sandbox.wait_for(automation_alert("OK"), 60, what="a first OK result")
+    test_started = time.time()
+    world.ups.start_test("self-test", 60)
+    time.sleep(AUTOMATION_INTERVAL)
+    world.ups.cut_mains()  # the UPS aborts the test; the load stays on the battery
+    index, _ = sandbox.wait_for(automation_alert("CRITICAL"), TIMER + 30, start=index,
+                                what="CRITICAL when the timer runs out")
+    world.wait(lambda: all(world.fed_hosts_in_maintenance()), 60,
+               "maintenance of every host fed by the UPS")
+    world.assert_maintenance_done_right()
+    # The timer counts from when the load went to battery (the card's counter, RFC 1628):
+    # maintenance comes no later than in an ordinary outage, and never at once.
+    first_disable = world.first_disable_started()
+    assert first_disable is not None and first_disable >= test_started + TIMER - 2

@@ -78,3 +78,70 @@ def test_outage_card_reboot_and_power_return(chain) -> None:
     assert "power_restored=exit" in line or "on mains" in line
     hosts = fake.snapshot()["hosts"]
     assert not hosts[HOSTS[0]]["maintenance"] and not hosts[HOSTS[1]]["maintenance"]
+
+
+def disables(fake) -> list[dict]:
+    return [call for call in fake.calls if call["cmdlet"] == "Disable-SCVMHost"]
+
+
+def test_a_calibration_longer_than_the_timer_triggers_no_disable(chain) -> None:
+    """Time-compressed: a 7 s calibration against the 3 s timer is the same property as a
+    10-minute calibration against a 5-minute timer (the load on battery for longer than
+    the timer, the mains present throughout). The handler is called on every result."""
+    ups, fake, cycle = chain
+    ups.start_test("calibration", 7)
+    started = time.monotonic()
+    seen = []
+    while time.monotonic() - started < 7 + 1:
+        state, line = cycle()
+        seen.append((ups.state()["test"], state))
+        assert state == "OK" and "on mains" in line, line
+        time.sleep(0.5)
+    assert ("calibration", "OK") in seen and seen[-1] == (None, "OK")
+    assert max(time.monotonic() - started, 0) > 2 * TIMER
+    assert disables(fake) == []
+    hosts = fake.snapshot()["hosts"]
+    assert not any(hosts[host]["maintenance"] for host in HOSTS)
+
+
+def test_a_power_cut_during_a_test_puts_the_hosts_into_maintenance(chain) -> None:
+    ups, fake, cycle = chain
+    ups.start_test("self-test", 60)
+    assert cycle()[0] == "OK"
+    ups.cut_mains()  # the UPS aborts its test; the load stays on the battery
+    cut = time.monotonic()
+    state, line = cycle()
+    assert state in ("WARNING", "CRITICAL") and "no maintenance yet" in line, line
+    assert disables(fake) == []
+    while "calls for maintenance" not in line:
+        assert time.monotonic() - cut < 30, line
+        time.sleep(0.5)
+        state, line = cycle()
+    assert time.monotonic() - cut >= TIMER - 1  # the timer, not at once
+    assert len(disables(fake)) >= 2  # one per host fed by the UPS
+    hosts = fake.snapshot()["hosts"]
+    assert hosts[HOSTS[0]]["maintenance"] and hosts[HOSTS[1]]["maintenance"]
+    assert not hosts[HOSTS[2]]["maintenance"]
+
+
+def test_a_stale_counter_after_ok_triggers_nothing_before_the_timer(chain) -> None:
+    """The card reads 5000 s (an earlier outage's count) in the first seconds of a new
+    outage: the check, stateless, says CRITICAL; the handler saw the UPS on mains just
+    before and calls for maintenance only when the timer has really run out."""
+    ups, fake, cycle = chain
+    assert cycle()[0] == "OK"  # the handler sees the UPS on mains
+    ups.stale_counter(5000, for_seconds=TIMER - 1)
+    ups.cut_mains()
+    cut = time.monotonic()
+    state, line = cycle()
+    assert state == "CRITICAL", line  # the check says 5000 s, past the timer
+    assert "no maintenance yet" in line and disables(fake) == [], line
+    while "calls for maintenance" not in line:
+        assert time.monotonic() - cut < 30, line
+        time.sleep(0.5)
+        state, line = cycle()
+        if time.monotonic() - cut < TIMER - 0.5:
+            assert disables(fake) == [], line
+    assert time.monotonic() - cut >= TIMER - 0.5
+    hosts = fake.snapshot()["hosts"]
+    assert hosts[HOSTS[0]]["maintenance"] and hosts[HOSTS[1]]["maintenance"]

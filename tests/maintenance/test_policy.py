@@ -25,11 +25,21 @@ M, N, HOLD = TARGET_MAINTENANCE, TARGET_NORMAL, TARGET_HOLD
 
 
 def battery(first_seen: int, called: bool = False, on_battery_since: int | None = None,
-            last: float | None = None) -> UpsRecord:
+            last: float | None = None, mains_seen: int | None = None) -> UpsRecord:
     seen = T0 + timedelta(seconds=first_seen)
     return UpsRecord(power="battery", since=seen, first_seen_on_battery=seen,
-                     on_battery_since=T0 + timedelta(seconds=on_battery_since or first_seen),
-                     called=called, called_at=seen if called else None, last_on_battery=last)
+                     on_battery_since=T0 + timedelta(
+                         seconds=first_seen if on_battery_since is None else on_battery_since),
+                     called=called, called_at=seen if called else None, last_on_battery=last,
+                     last_seen_on_mains=None if mains_seen is None
+                     else T0 + timedelta(seconds=mains_seen))
+
+
+def mains(seen: int) -> UpsRecord:
+    """The UPS as the handler stored it after a call with on_battery=0 at T0 + seen."""
+    moment = T0 + timedelta(seconds=seen)
+    return UpsRecord(power="mains", since=T0 - timedelta(days=3), last_event_at=moment,
+                     last_on_battery=0.0, last_seen_on_mains=moment)
 
 
 MAINS = UpsRecord(power="mains")
@@ -120,6 +130,30 @@ ROWS = [
         expect={H2: N, H3: N}),
     Row("per-UPS timer override: 600 s", "on_battery=500s", ups="ups-b",
         expect={H3: HOLD}, called=False),
+    # A stale counter: the card still counts an earlier outage. No outage is longer than
+    # the time since the handler last saw the UPS on mains (DESIGN.md "Decisions").
+    Row("stale counter right after an OK: capped by the mains sighting", "on_battery=5000s",
+        now=10, stored={"ups-a": mains(0)}, expect={H1: HOLD, H2: HOLD}, called=False,
+        power="battery"),
+    Row("stale counter: one second before the timer has really run out", "on_battery=5299s",
+        now=299, stored={"ups-a": battery(10, on_battery_since=0, last=5000, mains_seen=0)},
+        expect={H1: HOLD}, called=False),
+    Row("stale counter: the timer has really run out", "on_battery=5300s", now=300,
+        stored={"ups-a": battery(10, on_battery_since=0, last=5000, mains_seen=0)},
+        expect={H1: M}, called=True),
+    Row("counter restarts at 0 after a stale start: the timer goes on", "on_battery=1s",
+        now=300, stored={"ups-a": battery(10, on_battery_since=0, last=5000, mains_seen=0)},
+        expect={H1: M}, called=True),
+    Row("silent UPS after a capped start: the timer goes on", "", state="UNKNOWN", now=300,
+        stored={"ups-a": battery(10, on_battery_since=0, last=5000, mains_seen=0)},
+        expect={H1: M}, called=True),
+    Row("mains seen long ago: a real outage past the timer acts at once", "on_battery=400s",
+        now=0, stored={"ups-a": mains(-7200)}, expect={H1: M}, called=True),
+    Row("first called late in a real outage, never saw mains: acts at once",
+        "on_battery=5000s", now=0, stored={"ups-a": UpsRecord(power="mains")},
+        expect={H1: M}, called=True),
+    Row("floors still act at once within the cap", "on_battery=5000s runtime=120s", now=10,
+        stored={"ups-a": mains(0)}, expect={H1: M}, called=True),
 ]
 
 
@@ -170,6 +204,26 @@ def test_first_sighting_is_remembered_across_calls(make_config, at) -> None:
     assert later.ups_record.on_battery_since == at(-100)  # the outage start never moves later
 
 
+def test_a_stale_counter_after_ok_triggers_nothing_before_the_timer(make_config, at) -> None:
+    """The issue's case, call by call: OK at 0, then a new outage whose first result
+    carries the card's 5000 s from an earlier outage."""
+    config = make_config(timer=300)
+    seen_mains = decide(Event("ups-a", "OK", metrics=parse_perfdata("on_battery=0s")), {},
+                        config, at(0)).ups_record
+    assert seen_mains.last_seen_on_mains == at(0)
+    stored = {"ups-a": seen_mains}
+    for now in range(5, 300, 30):
+        event = Event("ups-a", "CRITICAL", metrics=parse_perfdata(f"on_battery={5000 + now}s"))
+        decision = decide(event, stored, config, at(now))
+        assert decision.targets["hv01.example.com"] == TARGET_HOLD, decision.reasons
+        assert decision.time_on_battery == now
+        stored = {"ups-a": decision.ups_record}
+    assert "capped: seen on mains at" in decision.reasons[0]
+    late = decide(Event("ups-a", "CRITICAL", metrics=parse_perfdata("on_battery=5300s")),
+                  stored, config, at(300))
+    assert late.targets["hv01.example.com"] == TARGET_MAINTENANCE
+
+
 def test_power_restored_clears_the_outage(make_config, at) -> None:
     config = make_config()
     restored = decide(Event("ups-a", "OK", metrics=parse_perfdata("on_battery=0")),
@@ -187,7 +241,9 @@ def test_power_restored_clears_the_outage(make_config, at) -> None:
 
 _EVENT = st.tuples(
     st.integers(min_value=0, max_value=120),  # seconds since the previous event
-    st.one_of(st.none(), st.integers(min_value=0, max_value=900)),  # on_battery
+    # on_battery; 5000 and more: a stale counter still counting an earlier outage
+    st.one_of(st.none(), st.integers(min_value=0, max_value=900),
+              st.integers(min_value=5000, max_value=6000)),
     st.one_of(st.none(), st.integers(min_value=0, max_value=3000)),  # runtime
     st.one_of(st.none(), st.integers(min_value=0, max_value=100)),  # charge
 )
@@ -204,8 +260,12 @@ def test_invariants_over_event_sequences(events) -> None:
     stored: dict[str, UpsRecord] = {}
     now = 0
     previous_time: float | None = None
+    last_mains: int | None = None  # when an event last said on_battery=0
+    floor_reached = False  # runtime or charge at its floor since then
     for gap, on_battery, runtime, charge in events:
         now += gap
+        floor_reached = floor_reached or (runtime is not None and runtime <= 300) or (
+            charge is not None and charge <= 20)
         items = [f"{label}={value}{unit}" for label, value, unit in (
             ("on_battery", on_battery, "s"), ("runtime", runtime, "s"),
             ("charge", charge, "%")) if value is not None]
@@ -218,6 +278,7 @@ def test_invariants_over_event_sequences(events) -> None:
             assert set(decision.targets.values()) == {N}
             assert not record.called and record.power == "mains"
             previous_time = None
+            last_mains, floor_reached = now, False
         else:
             assert N not in decision.targets.values()
             if before is not None and before.power == "battery" and before.called:
@@ -231,4 +292,14 @@ def test_invariants_over_event_sequences(events) -> None:
                 previous_time = decision.time_on_battery
                 if decision.time_on_battery >= 300:
                     assert record.called
+                if last_mains is not None:
+                    # Never more time on battery than has passed since mains was seen,
+                    # so no call before the timer has really run out (floors aside).
+                    assert decision.time_on_battery <= now - last_mains
+                    if now - last_mains < 300 and not floor_reached:
+                        assert not record.called
+                elif on_battery is not None:
+                    # Never saw mains (first called late in a real outage): the counter
+                    # is trusted, so a counter past the timer acts at once.
+                    assert decision.time_on_battery >= on_battery
         stored = {"ups-a": record}

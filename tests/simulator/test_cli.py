@@ -73,6 +73,15 @@ def test_ctl_drives_a_running_simulator(start_program, run_simulator_program, ne
     state = json.loads(run_simulator_program(*ctl, "status").stdout)
     assert state["mains"] is True
     assert state["alarms"] == []
+
+    result = run_simulator_program(*ctl, "calibrate", "--seconds", "600")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("ok: mains on, ") and "calibration running" in result.stdout
+    stale = run_simulator_program(*ctl, "stale-counter", "5000", "--for-seconds", "5")
+    assert stale.returncode == 0, stale.stderr
+    refused = run_simulator_program(*ctl, "self-test")
+    assert (refused.returncode, refused.stderr) == (
+        1, "dell_ups_simulator ctl: error: a calibration is already running\n")
     assert program.stop()[0] == 0
 
 

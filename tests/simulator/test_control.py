@@ -109,3 +109,35 @@ def test_malformed_json(simulator):
         urllib.request.urlopen(request, timeout=10)
     assert raised.value.code == 400
     assert "not JSON" in json.loads(raised.value.read())["error"]
+
+
+def test_a_test_over_http(simulator):
+    status, state = call(simulator.control_port, "POST", "/test",
+                         {"kind": "calibration", "seconds": 600})
+    assert status == 200
+    assert (state["mains"], state["load_on_battery"], state["test"]) == (True, True,
+                                                                         "calibration")
+    assert state["output_source"] == "battery"
+    assert state["alarms"] == ["on_battery", "test_in_progress"]
+    status, state = call(simulator.control_port, "POST", "/mains/off")
+    assert (state["test"], state["last_test_result"]) == (None, "aborted")
+
+
+@pytest.mark.parametrize(("body", "message"), [
+    ({"kind": "calibration"}, "/test takes"),
+    ({"kind": "calibration", "seconds": True}, "/test takes"),
+    ({"kind": "nap", "seconds": 5}, "unknown test"),
+])
+def test_bad_tests_are_refused(simulator, body, message):
+    status, reply = call(simulator.control_port, "POST", "/test", body)
+    assert status == 400 and message in reply["error"]
+
+
+def test_a_stale_counter_over_http(simulator):
+    status, _ = call(simulator.control_port, "POST", "/stale-counter",
+                     {"seconds": 5000, "for_seconds": 30})
+    assert status == 200
+    _, state = call(simulator.control_port, "POST", "/mains/off")
+    assert state["seconds_on_battery"] == 5000
+    status, reply = call(simulator.control_port, "POST", "/stale-counter", {"seconds": "x"})
+    assert status == 400 and "/stale-counter takes" in reply["error"]

@@ -199,3 +199,45 @@ def test_generic_rfc1628_ups_has_no_dell_subtree(model):
     assert not any(key[: len(oid(DELL[:-1]))] == oid(DELL[:-1]) for key in view.values)
     assert view.values[oid("1.3.6.1.2.1.1.2.0")][1] == oid("1.3.6.1.2.1.33.1")
     assert view.values[oid(UPS + "4.1.0")][1] == 3  # the UPS-MIB is all there
+
+
+# --- a test, as the MIB texts say (FACTS.md section 1) ----------------------------------
+
+def test_a_running_calibration_as_both_mibs_serve_it(model, card, clock):
+    clock.advance(100)
+    model.start_test("calibration", 600)
+    clock.advance(30)
+    assert card[UPS + "4.1.0"] == 5  # upsOutputSource battery(5)
+    assert card[UPS + "2.2.0"] == 30  # upsSecondsOnBattery
+    assert card[UPS + "3.3.1.3.1"] == 230 and card[UPS + "3.3.1.2.1"] == 500  # mains there
+    assert card[UPS + "7.1.0"] == oid(UPS + "7.7.5")  # upsTestDeepBatteryCalibration
+    assert card[UPS + "7.3.0"] == 5  # upsTestResultsSummary inProgress(5)
+    assert card[UPS + "7.4.0"] == "Battery test in progress"
+    assert card[UPS + "7.5.0"] == 10000  # upsTestStartTime: sysUpTime 100 s
+    assert card[UPS + "7.6.0"] == 3000  # upsTestElapsedTime, centiseconds
+    assert card[DELL + "120.5.2.0"] == 5  # physicalBatteryTestStatus inProgress(5)
+    assert card[DELL + "120.5.1.0"] == 2  # ABM discharging(2)
+    assert card[DELL + "120.4.2.0"] == "57,61"
+    descrs = {value[1] for key, value in build_view(model.reading()).values.items()
+              if key[:-1] == oid(UPS + "6.2.1.2")}
+    assert descrs == {oid(UPS + "6.3.2"), oid(UPS + "6.3.24")}  # OnBattery, TestInProgress
+
+
+@pytest.mark.parametrize(("fails", "cut", "result"), [(False, False, 1), (True, False, 3),
+                                                      (False, True, 4)])
+def test_how_a_test_ended(model, card, clock, fails, cut, result):
+    model.start_test("self-test", 10, fails=fails)
+    if cut:
+        clock.advance(3)
+        model.cut_mains()
+    clock.advance(11)
+    assert card[UPS + "7.1.0"] == oid(UPS + "7.7.4")  # upsTestQuickBatteryTest
+    assert card[UPS + "7.3.0"] == result and card[DELL + "120.5.2.0"] == result
+    assert card[UPS + "7.6.0"] == (300 if cut else 1000)
+    assert card[UPS + "4.1.0"] == (5 if cut else 3)
+    assert card[UPS + "3.3.1.3.1"] == (0 if cut else 230)
+
+
+def test_no_test_yet(card):
+    assert card[UPS + "7.1.0"] == oid(UPS + "7.7.1")  # upsTestNoTestsInitiated
+    assert card[UPS + "7.5.0"] == 0 and card[UPS + "7.6.0"] == 0

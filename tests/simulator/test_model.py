@@ -179,3 +179,96 @@ def test_tiny_load_saturates_runtime(clock):
     model = UpsModel(full_runtime=3600, load=35.0, clock=clock)
     model.set_load(0)
     assert model.reading().runtime_seconds == 65535
+
+
+# --- battery tests and runtime calibrations -------------------------------------------
+
+@pytest.mark.parametrize("kind", ["self-test", "calibration"])
+def test_a_test_runs_the_load_from_the_battery_with_mains_present(model, clock, kind):
+    model.start_test(kind, 20)
+    clock.advance(12)
+    reading = model.reading()
+    assert (reading.mains, reading.load_on_battery, reading.test_running) == (True, True, True)
+    assert reading.seconds_on_battery == 12  # "since the UPS last switched to battery"
+    assert reading.outage_seconds == 0
+    assert reading.charge == pytest.approx(100 - 12 * 100 / 1800)
+    assert alarm_names(model) == {"on_battery", "test_in_progress"}
+    assert reading.input_line_bads == 0
+
+
+def test_the_test_ends_at_its_own_moment_and_the_load_goes_back(model, clock):
+    model.start_test("calibration", 20)
+    clock.advance(50)  # read long after the end: drain for 20 s, then recharge for 30 s
+    reading = model.reading()
+    assert (reading.load_on_battery, reading.test_running) == (False, False)
+    assert reading.test is not None and reading.test.result == "passed"
+    assert reading.test.ended_at == reading.test.started_at + 20
+    assert reading.seconds_on_battery == 0 and alarm_names(model) == set()
+    drained = 20 * 100 / 1800
+    recharged = 30 * 100 / (1800 * 2.0)
+    assert reading.charge == pytest.approx(100 - drained + recharged)
+
+
+def test_a_failing_test_ends_with_the_diagnostic_alarm(model, clock):
+    model.start_test("self-test", 10, fails=True)
+    clock.advance(10)
+    reading = model.reading()
+    assert reading.test is not None and reading.test.result == "failed"
+    assert alarm_names(model) == {"self_test_failed"}
+    model.start_test("self-test", 10)  # a new test replaces the last result
+    clock.advance(11)
+    assert alarm_names(model) == set()
+    assert model.reading().test.result == "passed"  # type: ignore[union-attr]
+
+
+def test_a_power_cut_during_a_test_aborts_it_and_stays_on_battery(model, clock):
+    model.start_test("calibration", 600)
+    clock.advance(5)
+    model.cut_mains()
+    clock.advance(30)
+    reading = model.reading()
+    assert (reading.mains, reading.load_on_battery, reading.test_running) == (False, True, False)
+    assert reading.test is not None and reading.test.result == "aborted"
+    # The counter goes on from when the load went to battery, the outage from the cut.
+    assert (reading.seconds_on_battery, reading.outage_seconds) == (35, 30)
+    assert alarm_names(model) == {"on_battery"}
+    clock.advance(600)  # past the test's planned end: still an outage
+    assert model.reading().load_on_battery
+    model.restore_mains()
+    assert not model.reading().load_on_battery and alarm_names(model) == set()
+
+
+@pytest.mark.parametrize(("setup", "kind", "seconds", "message"), [
+    ("none", "nap", 10, "unknown test"),
+    ("none", "self-test", 0, "positive"),
+    ("outage", "self-test", 10, "without mains"),
+    ("test", "calibration", 10, "already running"),
+])
+def test_refused_tests(model, setup, kind, seconds, message):
+    if setup == "outage":
+        model.cut_mains()
+    elif setup == "test":
+        model.start_test("self-test", 10)
+    with pytest.raises(ValueError, match=message):
+        model.start_test(kind, seconds)
+
+
+def test_a_stale_counter_reads_an_earlier_outage_then_counts_afresh(model, clock):
+    model.stale_counter(5000, for_seconds=5)
+    assert model.reading().seconds_on_battery == 0  # on mains it still reads 0
+    model.cut_mains()
+    clock.advance(4)
+    assert model.reading().seconds_on_battery == 5000
+    clock.advance(2)
+    assert model.reading().seconds_on_battery == 6
+    model.restore_mains()
+    model.cut_mains()  # once only: the next outage counts right away
+    clock.advance(1)
+    assert model.reading().seconds_on_battery == 1
+
+
+def test_a_stale_counter_needs_sane_values(model):
+    with pytest.raises(ValueError):
+        model.stale_counter(-1)
+    with pytest.raises(ValueError):
+        model.stale_counter(5000, for_seconds=0)
