@@ -81,10 +81,11 @@ class Outcome:
     busy: list[str] = field(default_factory=list)  # hosts another handler works on
 
 
-# How long a call waits for a host another handler works on: briefly. That handler
-# follows stored power changes while it waits on jobs, and --retry-pending finishes
-# whatever it leaves; waiting longer would only spend this call's budget.
-HOST_LOCK_WAIT = 2.0
+# How long a call waits for a host another handler works on: its budget less a reserve
+# to act (as the old whole-store lock did). Waiting costs nothing durable any more: the
+# event is stored before, so a call that gives up leaves it to the holder (which follows
+# stored power changes while it waits on jobs) or to --retry-pending.
+LOCK_RESERVE_MAX = 10.0
 
 
 class Reconciler:
@@ -94,9 +95,11 @@ class Reconciler:
                  monotonic: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], None] = time.sleep,
                  clock: Callable[[], datetime] | None = None,
-                 lock_wait: float = HOST_LOCK_WAIT) -> None:
+                 lock_wait: float | None = None) -> None:
         self.config = config
-        self.lock_wait = lock_wait
+        budget = config.maintenance.budget
+        self.lock_wait = lock_wait if lock_wait is not None else max(
+            0.0, deadline - monotonic() - min(LOCK_RESERVE_MAX, budget / 4))
         self._lockable: set[str] = set()
         self.store = store
         self.log = log
