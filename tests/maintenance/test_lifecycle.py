@@ -338,3 +338,10 @@ def test_a_broken_row_is_caught(name: str, monkeypatch) -> None:
         if run_plan(rng.randrange(2**32), plan):
             return
     pytest.fail(f"mutation {name!r} survived 3000 random plans")
+
+
+def test_docs_show_the_table_as_generated() -> None:
+    """docs/handler.md carries table_markdown() verbatim: it cannot drift."""
+    from pathlib import Path
+    docs = Path(__file__).resolve().parents[2] / "docs" / "handler.md"
+    assert lc.table_markdown() in docs.read_text()
