@@ -46,7 +46,9 @@ HOSTS_A = ["hv01.example.com", "hv02.example.com"]
 ADMIN_HOST = "hv09.example.com"  # fed by ups-a; an admin keeps it in maintenance
 HOSTS_B = ["hv03.example.com"]
 SHARED = "hv04.example.com"  # fed by both UPSes
-BATTERY = "on_battery=400s;;300 runtime=1500s charge=80%"
+# charge 10% <= charge_floor 20: calls for maintenance at once (the outages here last
+# seconds, and on_battery alone is capped by when the handler last saw mains).
+BATTERY = "on_battery=400s;;300 runtime=1500s charge=10%"
 MAINS = "on_battery=0s;;300 runtime=3000s charge=70%"
 
 
@@ -244,6 +246,8 @@ def main() -> int:
                 for host in ours_left:
                     world["hosts"][host]["maint"] = False
         counts["outages"] = outage
+        if outage % 20 == 0:
+            print(f"after {outage} outages: {counts}", flush=True)
     temp_files = [p for p in (directory / "state").rglob("*.tmp")]
     # A temp file younger than a minute may be a live writer's; none run now.
     counts["leftover temp files"] = len(temp_files)
