@@ -210,3 +210,21 @@ def test_incident_4_exit_and_start_remembers_vms_migrated_to_a_peer(tmp_path, mo
     site.retry()
     assert site.scvmm.vms["web01"]["status"] == "Running", site.lines
     assert site.scvmm.vms["app01"]["status"] == "Running"
+
+
+def test_a_host_busy_with_another_call_is_left_to_it_and_to_retry(tmp_path, monkeypatch):
+    """The OK event finds hv03 locked by another call for longer than it may wait: the
+    event is stored, the line names the host and who finishes it, exit 0; the next
+    --retry-pending brings the host back."""
+    site = Site(tmp_path, monkeypatch, budget=4)
+    site.event("ups-b", "CRITICAL", BATTERY.format(seconds=400))
+    assert site.in_maintenance() == {H3}
+    store = StateStore(site.state)
+    with store.hosts_locked([H3], 1) as (locked, _busy):
+        assert locked == [H3]
+        code, line = site.event("ups-b", "OK", MAINS)
+    assert code == 0 and "busy with another call: hv03.example.com" in line, line
+    assert "--retry-pending" in line and site.in_maintenance() == {H3}
+    assert StateStore(site.state).load_ups("ups-b").power == "mains"
+    code, line = site.retry()
+    assert code == 0 and site.in_maintenance() == set(), line
