@@ -185,7 +185,8 @@ def main() -> int:
 
     counts = {"outages": 0, "kills": 0, "calls": 0, "lost recoveries": 0,
               "OK killed before stored": 0, "hosts left in maintenance": 0,
-              "second Disables": 0, "leftover temp files": 0}
+              "second Disables": 0, "leftover temp files": 0,
+              "of those: Enable in flight when killed": 0}
 
     def call(*argv: str) -> subprocess.Popen[bytes]:
         counts["calls"] += 1
@@ -239,6 +240,16 @@ def main() -> int:
                 counts["second Disables"] += max(0, migrate - 1) + max(0, save - 1)
         if ours_left:
             counts["hosts left in maintenance"] += len(ours_left)
+            for host in ours_left:
+                record = store.load_host(host)
+                if record.job is None and record.job_kind == "enable":
+                    # Killed while its Enable was in flight: whether it left cannot be
+                    # told from the host alone, and a second Enable could undo an
+                    # admin's maintenance (race 8): not resent, handed over after 60 s.
+                    counts["of those: Enable in flight when killed"] += 1
+                else:
+                    counts[f"of those: other ({record.phase}, {record.job_kind})"] = \
+                        counts.get(f"of those: other ({record.phase}, {record.job_kind})", 0) + 1
             if "mains" in stored.values():
                 counts["lost recoveries"] += 1
             # Start the next outage clean, as an admin would.
