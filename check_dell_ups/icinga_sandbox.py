@@ -68,10 +68,15 @@ def parse_events(lines: list[str]) -> list[ServiceEvent]:
     return events
 
 
+# Never named like a file of Debian's conf.d/ samples: copying them there overwrites none.
+SHIPPED_ICINGA_FILES = ("dell_ups_commands.conf", "dell_ups_templates.conf",
+                        "dell_ups_services.conf")
+
+
 def conf_dir() -> Path:
     """icinga-conf/ of the source tree this package runs from."""
     candidate = Path(__file__).resolve().parent.parent / "icinga-conf"
-    if not (candidate / "commands.conf").is_file():
+    if not (candidate / "dell_ups_commands.conf").is_file():
         raise SandboxError(f"the shipped configuration is not at {candidate}")
     return candidate
 
@@ -240,7 +245,8 @@ class _Sandbox:
 
 
 class IcingaSandbox(_Sandbox):
-    """Icinga 2 with the shipped commands.conf, templates.conf and services.conf."""
+    """Icinga 2 with the shipped dell_ups_commands.conf, dell_ups_templates.conf and
+    dell_ups_services.conf."""
 
     name = ICINGA2
 
@@ -264,7 +270,7 @@ class IcingaSandbox(_Sandbox):
         (self.compat_dir / "archives").mkdir(parents=True, exist_ok=True)
         includes = "\n".join(
             f'include "{self.conf / name}"'
-            for name in ("commands.conf", "templates.conf", "services.conf")
+            for name in SHIPPED_ICINGA_FILES
         )
         self.config_file.write_text(
             f'const PluginDir = "{self.plugins}"\n'
@@ -302,7 +308,7 @@ class IcingaSandbox(_Sandbox):
 
 
 class NagiosSandbox(_Sandbox):
-    """Nagios 4 with the shipped nagios/commands.cfg and nagios/templates.cfg; the
+    """Nagios 4 with the shipped nagios/dell_ups_commands.cfg and nagios/dell_ups_templates.cfg; the
     caller's objects define the hosts and services (intervals in seconds)."""
 
     name = NAGIOS4
@@ -343,7 +349,8 @@ define contactgroup {
 
     def __init__(self, root: Path, objects: str, plugins: Path | None = None,
                  env: Mapping[str, str] | None = None, conf: Path | None = None, *,
-                 config_files: tuple[str, ...] = ("commands.cfg", "templates.cfg")) -> None:
+                 config_files: tuple[str, ...] = ("dell_ups_commands.cfg",
+                                                  "dell_ups_templates.cfg")) -> None:
         super().__init__(root, objects, plugins, env)
         self.conf = (conf or conf_dir()) / "nagios"
         self.config_files = config_files

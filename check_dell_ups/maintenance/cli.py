@@ -4,6 +4,7 @@
                        [--attempt N] [--perfdata 'PERFDATA'] [--dry-run]
   dell_ups_maintenance --config FILE --retry-pending [--dry-run]
   dell_ups_maintenance --config FILE --status [--json]
+  dell_ups_maintenance --config FILE --drill HOST [--yes]
 
 Prints one summary line; exit 0 when it did what was due (or nothing was due, or work is
 in progress), 1 with the reason when something failed. Never a traceback.
@@ -14,7 +15,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import os
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -31,7 +34,9 @@ from check_dell_ups.maintenance.event import (
     normalise_state_type,
     parse_perfdata,
 )
+from check_dell_ups.maintenance.failures import record_failure
 from check_dell_ups.maintenance.log import PROGRAM, HandlerLog
+from check_dell_ups.maintenance.ownership import access_problems, foreign_owner
 from check_dell_ups.maintenance.policy import TARGET_HOLD, Decision, decide
 from check_dell_ups.maintenance.reconcile import Outcome, Reconciler, pending_targets
 from check_dell_ups.maintenance.records import UpsRecord
@@ -69,6 +74,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="finish pending work (e.g. a restore that failed)")
     parser.add_argument("--status", action="store_true", help="show the stored state")
     parser.add_argument("--json", action="store_true", help="with --status: as JSON")
+    parser.add_argument("--drill", metavar="HOST",
+                        help="configuration test: HOST into maintenance and back, step by "
+                             "step (without --yes: only say what would be done)")
+    parser.add_argument("--yes", action="store_true", help="with --drill: do it")
     parser.add_argument("-V", "--version", action="version",
                         version=f"{PROGRAM} {__version__}")
     return parser
@@ -111,21 +120,78 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.raiseExceptions = False  # a failing log handler must not print a traceback
     armed = _arm_watchdog(FIRST_WATCHDOG_SECONDS)
     try:
-        return _main(argv)
+        code = _main(argv)
+        sys.stdout.flush()  # a reader that went away shows here, not at exit
+        return code
     except BudgetSpentError:
-        print(f"{PROGRAM}: FAILED: time budget spent: a file read or an SCVMM request "
-              "blocked (hung NFS?); the state is as last written, --retry-pending resumes")
+        # Said before it is logged: logging may block on the same hung file system.
+        line = (f"{PROGRAM}: FAILED: time budget spent: a file read or an SCVMM request "
+                "blocked (hung NFS?); the state is as last written, --retry-pending resumes")
+        with contextlib.suppress(OSError):
+            print(line, flush=True)
+        with contextlib.suppress(Exception):
+            record_failure(line.removeprefix(f"{PROGRAM}: "),
+                           config_path=_config_argument(argv))
         return EXIT_FAILED
+    except BrokenPipeError:
+        return _output_gone()
+    except OSError as error:
+        if _stdout_failed():
+            return _output_gone()
+        return _say_failure(f"{PROGRAM}: internal error: {type(error).__name__}: {error}",
+                            argv)
     except KeyboardInterrupt:
-        print(f"{PROGRAM}: interrupted")
-        return EXIT_FAILED
+        return _say_failure(f"{PROGRAM}: interrupted", argv)
     except Exception as error:  # users never see a traceback
         detail = str(error).splitlines()[0] if str(error) else ""
-        print(f"{PROGRAM}: internal error: {type(error).__name__}: {detail}")
-        return EXIT_FAILED
+        return _say_failure(f"{PROGRAM}: internal error: {type(error).__name__}: {detail}",
+                            argv)
     finally:
         if armed:
             _disarm_watchdog()
+
+
+def _say_failure(line: str, argv: Sequence[str] | None,
+                 log_file: str | None = None, ups: str | None = None) -> int:
+    """A failure's one line: on stdout, and to syslog and the log file."""
+    record_failure(line.removeprefix(f"{PROGRAM}: "), config_path=_config_argument(argv),
+                   log_file=log_file, ups=ups)
+    try:
+        print(line, flush=True)
+    except OSError:  # a closed pipe, a full disk: nowhere left to say it
+        return _output_gone()
+    return EXIT_FAILED
+
+
+def _output_gone() -> int:
+    """stdout closed under us (e.g. `--status | head -2`): end quietly, and let the
+    interpreter's final flush find /dev/null instead of printing a traceback."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+    return EXIT_FAILED
+
+
+def _stdout_failed() -> bool:
+    """Whether stdout itself is what failed (flushing it fails again)."""
+    try:
+        sys.stdout.flush()
+    except (OSError, ValueError, AttributeError):
+        return True
+    return False
+
+
+def _config_argument(argv: Sequence[str] | None) -> str | None:
+    """--config FILE from raw arguments (for logging failures before they are parsed)."""
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    for index, argument in enumerate(arguments):
+        if argument == "--config" and index + 1 < len(arguments):
+            return arguments[index + 1]
+        if argument.startswith("--config="):
+            return argument.split("=", 1)[1]
+    return None
 
 
 def _main(argv: Sequence[str] | None) -> int:
@@ -133,26 +199,27 @@ def _main(argv: Sequence[str] | None) -> int:
         args = build_parser().parse_args(argv)
         _check_combination(args)
     except UsageError as error:
-        print(f"{PROGRAM}: {error}")
-        return EXIT_FAILED
+        return _say_failure(f"{PROGRAM}: {error}", argv)
     try:
         config = load_config(args.config)
     except ConfigError as error:
-        print(f"{PROGRAM}: {error}")
-        return EXIT_FAILED
+        return _say_failure(f"{PROGRAM}: {error}", argv, ups=args.ups)
     if threading.current_thread() is threading.main_thread() and hasattr(signal, "setitimer"):
         signal.setitimer(signal.ITIMER_REAL, config.maintenance.budget + WATCHDOG_MARGIN)
 
     store = StateStore(config.maintenance.state_dir, dry_run=args.dry_run)
     if args.status:
-        status = collect_status(config, store)
-        print(render_json(status) if args.json else render_table(status))
-        return EXIT_OK
+        return _status(config, store, args.json)
+    if args.drill:
+        return _drill(args, config, argv)
 
     if not args.retry_pending and args.ups not in config.ups:
-        print(f"{PROGRAM}: UPS {args.ups!r} is not configured (no [ups.\"{args.ups}\"] table "
-              f"in {args.config})")
-        return EXIT_FAILED
+        return _say_failure(f"{PROGRAM}: UPS {args.ups!r} is not configured (no "
+                            f"[ups.\"{args.ups}\"] table in {args.config})", argv,
+                            log_file=config.maintenance.log_file, ups=args.ups)
+    refusal = foreign_owner(config.maintenance.state_dir)
+    if refusal:
+        return _say_failure(f"{PROGRAM}: {refusal}; nothing done", argv, ups=args.ups)
     log = HandlerLog(config.maintenance.log_file, prefix="dry-run: " if args.dry_run else "")
     try:
         line, failed = _run(args, config, store, log)
@@ -164,7 +231,60 @@ def _main(argv: Sequence[str] | None) -> int:
     return EXIT_FAILED if failed else EXIT_OK
 
 
+def _status(config: Config, store: StateStore, as_json: bool) -> int:
+    """--status; exit 1 when state files are unreadable, corrupt or another user's."""
+    status = collect_status(config, store)
+    problems = access_problems(store.root, writer=False)
+    for name in config.ups:  # shown as power "unknown" in the table: say why
+        try:
+            store.load_ups(name, keep_aside=False)
+        except StateError as error:
+            problems.append(f"UPS {name}: {error}")
+    problems += [f"host {host}: {entry['error']}"
+                 for host, entry in _hosts_of(status).items() if entry["phase"] == "failed"
+                 and entry["error"] and entry["error"].startswith("state file ")]
+    if as_json:
+        print(render_json({**status, "errors": problems} if problems else status))
+    else:
+        print(render_table(status))
+        for problem in problems:
+            print(f"ERROR: {problem}")
+    return EXIT_FAILED if problems else EXIT_OK
+
+
+def _hosts_of(status: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {host: entry for ups in status["ups"].values()
+            for host, entry in ups["hosts"].items()}
+
+
+def _drill(args: argparse.Namespace, config: Config, argv: Sequence[str] | None) -> int:
+    from check_dell_ups.maintenance.drill import DrillLog, DrillRefused, run_drill
+
+    host = args.drill.lower().rstrip(".")
+    refusal = foreign_owner(config.maintenance.state_dir) if args.yes else None
+    if refusal:
+        return _say_failure(f"{PROGRAM}: {refusal}; nothing done", argv)
+    log = DrillLog(config.maintenance.log_file, out=lambda line: print(line, flush=True))
+    try:
+        passed = run_drill(config, StateStore(config.maintenance.state_dir), host,
+                           yes=args.yes, connect=_connector(config), log=log)
+    except (DrillRefused, StateError) as error:
+        log.quietly(logging.ERROR, f"refused: {error}", host=host)
+        print(f"{PROGRAM}: drill of {host} refused: {error}")
+        return EXIT_FAILED
+    finally:
+        log.close()
+    return EXIT_OK if passed else EXIT_FAILED
+
+
 def _check_combination(args: argparse.Namespace) -> None:
+    if args.drill or args.yes:
+        if not args.drill:
+            raise UsageError("--yes goes with --drill")
+        if args.status or args.retry_pending or args.ups or args.state or args.json \
+                or args.dry_run:
+            raise UsageError("--drill takes only --config and --yes")
+        return
     if args.status:
         if args.retry_pending or args.ups:
             raise UsageError("--status takes only --config and --json")
@@ -393,3 +513,7 @@ def _connector(config: Config, deadline: float | None = None) -> Callable[[], Sc
             raise ScvmmError(f"cannot open an SCVMM session: {type(error).__name__}") from None
 
     return connect
+
+
+# The readiness check and the drill connect exactly as the handler does.
+connector = _connector

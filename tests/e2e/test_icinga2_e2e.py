@@ -195,6 +195,76 @@ def test_icinga_restarted_mid_outage_still_puts_the_hosts_into_maintenance(world
     world.settle_with_retry_pending()
 
 
+READINESS = "ups-readiness"
+READINESS_INTERVAL = 2
+
+
+def readiness_host(config: Path) -> str:
+    """The endpoint that runs the handler, with the readiness service (shipped apply rule)."""
+    return f"""
+object Host "icinga-master" {{
+    check_command = "dummy"
+    address = "127.0.0.1"
+    vars.dell_ups_readiness = true
+    vars.dell_ups_readiness_config = "{config}"
+    vars.dell_ups_readiness_interval = {READINESS_INTERVAL}s
+}}
+"""
+
+
+def readiness_alert(state: str, cause: str = ""):
+    def matches(event: ServiceEvent) -> bool:
+        return (event.kind == "alert" and event.service == READINESS and event.state == state
+                and cause in event.text)
+    return matches
+
+
+def test_readiness_turns_critical_for_each_cause_and_ok_when_fixed(world, tmp_path: Path):
+    """Issue 9: a wrong password, a host unknown to SCVMM, a corrupt state file and a config
+    typo each turn the readiness service CRITICAL within one check interval, naming the
+    cause; fixing it turns it OK again."""
+    sandbox = IcingaSandbox(tmp_path / "icinga2", ups_host(world.ups.port, world.config)
+                            + readiness_host(world.config) + NOTIFICATIONS, env=world.env)
+    sandbox.validate()
+    sandbox.start()
+    try:
+        index, _ = sandbox.wait_for(readiness_alert("OK"), 60, what="readiness OK")
+        config_text = world.config.read_text()
+        password_file = world.workspace.password_file
+        password = password_file.read_text()
+        record = world.workspace.state_dir / "hosts" / f"{FED_HOSTS[0]}.json"
+
+        def corrupt() -> None:
+            record.parent.mkdir(parents=True, exist_ok=True)
+            record.write_text("{not json")
+
+        causes = [
+            ("wrong password", lambda: password_file.write_text("expired\n"),
+             lambda: password_file.write_text(password), "rejected the credentials"),
+            ("unknown host", lambda: world.config.write_text(config_text.replace(
+                f'"{FED_HOSTS[0]}"', f'"{FED_HOSTS[0]}", "hv77.example.com"')),
+             lambda: world.config.write_text(config_text), "host hv77.example.com"),
+            ("corrupt state", corrupt, record.unlink, "is corrupt"),
+            ("config typo", lambda: world.config.write_text(
+                config_text.replace("timer =", "timre =")),
+             lambda: world.config.write_text(config_text), "maintenance.timre: unknown key"),
+        ]
+        for what, break_it, fix_it, cause in causes:
+            break_it()
+            broken_at = time.time()
+            index, alert = sandbox.wait_for(readiness_alert("CRITICAL", cause),
+                                            4 * READINESS_INTERVAL + 20, start=index,
+                                            what=f"readiness CRITICAL for {what}")
+            print(f"{what}: CRITICAL {alert.timestamp - broken_at:.1f} s after: {alert.text}")
+            fix_it()
+            index, _ = sandbox.wait_for(readiness_alert("OK"), 4 * READINESS_INTERVAL + 20,
+                                        start=index, what=f"readiness OK after fixing {what}")
+        assert not [e for e in sandbox.events() if e.service == READINESS
+                    and e.kind == "alert" and e.state in ("WARNING", "UNKNOWN")]
+    finally:
+        sandbox.stop()
+
+
 # ---- graphs: Icinga 2's GraphiteWriter into Debian's Graphite, drawn by our templates ----
 
 

@@ -29,6 +29,8 @@ DESIGNED_CHECK_VARIABLES = {
     "dell_ups_snmpv3_auth_passphrase", "dell_ups_snmpv3_priv_alg",
     "dell_ups_snmpv3_priv_passphrase", "dell_ups_maintenance_timer", "dell_ups_warning",
     "dell_ups_critical", "dell_ups_timeout",
+    # Beyond DESIGN.md's list: secrets from an ini file for Director users (no env there).
+    "dell_ups_extra_opts",
 }
 SECRET_VARIABLES = {
     "dell_ups_community", "dell_ups_snmpv3_auth_passphrase", "dell_ups_snmpv3_priv_passphrase",
@@ -52,6 +54,12 @@ HOSTS = dedent("""
     object Host "not-a-ups" {
         check_command = "dummy"
         address = "127.0.0.1"
+    }
+    object Host "icinga-master" {
+        check_command = "dummy"
+        address = "127.0.0.1"
+        vars.dell_ups_readiness = true
+        vars.dell_ups_readiness_config = "/etc/check_dell_ups/site.toml"
     }
 """)
 
@@ -77,7 +85,7 @@ def object_list(sandbox: IcingaSandbox, object_type: str) -> dict[str, dict]:
 
 
 def test_shipped_config_and_example_host_validate(tmp_path: Path, icinga_conf: Path):
-    example = (icinga_conf / "examples" / "hosts.conf").read_text()
+    example = (icinga_conf / "examples" / "dell_ups_hosts.conf").read_text()
     sandbox = IcingaSandbox(tmp_path, GENERIC_HOST + example + HOSTS)
     output = sandbox.validate()
     assert "Finished validating the configuration file(s)" in output
@@ -88,7 +96,14 @@ def test_apply_rules_give_every_ups_both_services_with_the_designed_settings(tmp
     sandbox = IcingaSandbox(tmp_path, HOSTS)
     sandbox.validate()
     services = object_list(sandbox, "Service")
-    assert set(services) == {"ups-a!ups", "ups-a!ups-maintenance", "ups-people-only!ups"}
+    assert set(services) == {"ups-a!ups", "ups-a!ups-maintenance", "ups-people-only!ups",
+                             "icinga-master!ups-readiness"}
+
+    readiness = services["icinga-master!ups-readiness"]
+    assert readiness["check_command"] == '"dell_ups_readiness"'
+    assert readiness["enable_notifications"] == "true"  # people hear of it
+    assert readiness["volatile"] == "false"
+    assert float(readiness["check_interval"]) == 300
 
     automation = services["ups-a!ups-maintenance"]
     assert automation["volatile"] == "true"
@@ -112,7 +127,7 @@ def test_apply_rules_give_every_ups_both_services_with_the_designed_settings(tmp
 def test_check_command_has_the_designed_variables_and_secrets_only_in_env(
     tmp_path: Path, icinga_conf: Path
 ):
-    text = (icinga_conf / "commands.conf").read_text()
+    text = (icinga_conf / "dell_ups_commands.conf").read_text()
     check_command = text.split('object CheckCommand "dell_ups"')[1].split("\nobject ")[0]
     arguments = check_command.split("arguments = {")[1].split("\n\t}\n")[0]
     env = check_command.split("env = {")[1].split("}")[0]
@@ -126,7 +141,7 @@ def test_check_command_has_the_designed_variables_and_secrets_only_in_env(
 
 
 def test_event_command_passes_the_designed_macros(icinga_conf: Path):
-    text = (icinga_conf / "commands.conf").read_text()
+    text = (icinga_conf / "dell_ups_commands.conf").read_text()
     event_command = text.split('object EventCommand "dell_ups_maintenance"')[1]
     for option, macro in [
         ("--config", "$dell_ups_maintenance_config$"), ("--ups", "$host.name$"),
@@ -220,10 +235,10 @@ def test_argument_descriptions_are_the_checks_own_help(icinga_conf: Path):
     help_text = " ".join(subprocess.run(
         [str(check), "--help"], capture_output=True, text=True, timeout=60, check=False,
     ).stdout.split())
-    text = (icinga_conf / "commands.conf").read_text()
+    text = (icinga_conf / "dell_ups_commands.conf").read_text()
     check_command = text.split('object CheckCommand "dell_ups"')[1].split("\nobject ")[0]
     descriptions = re.findall(r'description = "([^"]+)"', check_command)
-    assert len(descriptions) == 11
+    assert len(descriptions) == 12
     for description in descriptions:
         assert description in help_text
 
@@ -235,9 +250,25 @@ def test_event_command_descriptions_are_the_handlers_own_help(icinga_conf: Path)
     help_text = " ".join(subprocess.run(
         [str(handler), "--help"], capture_output=True, text=True, timeout=60, check=False,
     ).stdout.split())
-    text = (icinga_conf / "commands.conf").read_text()
+    text = (icinga_conf / "dell_ups_commands.conf").read_text()
     event_command = text.split('object EventCommand "dell_ups_maintenance"')[1]
+    event_command = event_command.split("\nobject ")[0]
     descriptions = re.findall(r'description = "([^"]+)"', event_command)
     assert len(descriptions) == 7
     for description in descriptions:
         assert description in help_text
+
+
+def test_readiness_command_descriptions_are_the_plugins_own_help(icinga_conf: Path):
+    plugin = Path(sys.executable).parent / "check_dell_ups_readiness"
+    help_text = " ".join(subprocess.run(
+        [str(plugin), "--help"], capture_output=True, text=True, timeout=60, check=True,
+    ).stdout.split())
+    text = (icinga_conf / "dell_ups_commands.conf").read_text()
+    command = text.split('object CheckCommand "dell_ups_readiness"')[1].split("\nobject ")[0]
+    descriptions = re.findall(r'description = "([^"]+)"', command)
+    assert len(descriptions) == 2
+    for description in descriptions:
+        assert description in help_text
+    assert set(re.findall(r"\$(dell_ups_\w+)\$", command)) == {
+        "dell_ups_readiness_config", "dell_ups_readiness_timeout"}

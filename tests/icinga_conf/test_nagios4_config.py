@@ -15,7 +15,8 @@ from check_dell_ups.icinga_sandbox import NagiosSandbox
 pytestmark = pytest.mark.skipif(shutil.which("nagios4") is None,
                                 reason="nagios4 is not installed")
 
-ALL_SHIPPED = ("commands.cfg", "templates.cfg", "services.cfg", "example-host.cfg")
+ALL_SHIPPED = ("dell_ups_commands.cfg", "dell_ups_templates.cfg", "dell_ups_services.cfg",
+               "dell_ups_example_host.cfg")
 
 
 def definitions(text: str, kind: str) -> list[dict[str, str]]:
@@ -35,11 +36,12 @@ def test_shipped_config_with_the_example_host_passes_nagios4_v(tmp_path: Path):
     output = sandbox.validate()
     assert "Things look okay" in output
     assert "Total Warnings: 0" in output
-    assert "Checked 2 services." in output
+    assert "Checked 3 services." in output  # ups, ups-maintenance, ups-readiness
 
 
 def test_automation_template_is_volatile_with_the_handler(icinga_conf: Path):
-    templates = definitions((icinga_conf / "nagios" / "templates.cfg").read_text(), "service")
+    templates = definitions((icinga_conf / "nagios" / "dell_ups_templates.cfg").read_text(),
+                            "service")
     by_name = {template["name"]: template for template in templates}
     automation = by_name["dell-ups-maintenance"]
     assert automation["is_volatile"] == "1"
@@ -53,7 +55,8 @@ def test_automation_template_is_volatile_with_the_handler(icinga_conf: Path):
 
 
 def test_secrets_are_never_macros_in_a_command_line(icinga_conf: Path):
-    commands = definitions((icinga_conf / "nagios" / "commands.cfg").read_text(), "command")
+    commands = definitions((icinga_conf / "nagios" / "dell_ups_commands.cfg").read_text(),
+                           "command")
     for command in commands:
         line = command["command_line"]
         # $_HOSTDELL_UPS_COMMUNITY$ would put the value into argv; only the shell's

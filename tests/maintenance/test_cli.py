@@ -52,6 +52,9 @@ def run(capsys, *argv: str) -> tuple[int, str]:
     ["--config", "x.toml", "--ups", "a", "--state", "PURPLE"],
     ["--config", "x.toml", "--retry-pending", "--ups", "a"],
     ["--config", "x.toml", "--bogus"],
+    ["--config", "x.toml", "--yes"],
+    ["--config", "x.toml", "--drill", "hv01.example.com", "--status"],
+    ["--config", "x.toml", "--drill", "hv01.example.com", "--dry-run"],
 ])
 def test_bad_arguments_exit_1_with_one_line(capsys, argv: list[str]) -> None:
     code, out = run(capsys, *argv)
@@ -89,8 +92,11 @@ def test_corrupt_state_is_reported_in_status(capsys, config: Path, tmp_path: Pat
     hosts.mkdir(parents=True)
     (hosts / "hv01.example.com.json").write_text("{oops")
     code, out = run(capsys, "--config", str(config), "--status", "--json")
-    entry = json.loads(out)["ups"]["ups-a"]["hosts"]["hv01.example.com"]
-    assert code == 0 and entry["phase"] == "failed" and "corrupt" in entry["error"]
+    document = json.loads(out)
+    entry = document["ups"]["ups-a"]["hosts"]["hv01.example.com"]
+    assert entry["phase"] == "failed" and "corrupt" in entry["error"]
+    # An unusable state file is an error of --status itself (it was rc 0 with "failed").
+    assert code == 1 and ["corrupt" in error for error in document["errors"]] == [True]
     assert sorted(p.name for p in hosts.iterdir()) == ["hv01.example.com.json"]
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -530,3 +531,64 @@ def test_power_back_while_a_disable_whose_job_id_was_lost_still_runs(site) -> No
         s.run("--retry-pending")
     assert not s.hosts()[H4]["maintenance"]
     assert s.status()["ups"]["ups-a"]["hosts"][H4]["phase"] == "normal"
+
+
+def drill(s: Site, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([*PROGRAM, "--config", str(s.config), "--drill", *args],
+                          capture_output=True, text=True, env=s.env, timeout=TIMEOUT,
+                          check=False)
+
+
+def test_drill_takes_one_host_into_maintenance_and_back_on_the_fake(site) -> None:
+    s = site()
+    s.write_config(UPS_A, on_power_restored="exit-and-start")
+    assert s.run(state="OK", perfdata=MAINS).returncode == 0  # the UPS is on mains
+    ups_record = (s.tmp / "state" / "ups" / "ups-a.json").read_bytes()
+
+    result = drill(s, H1)
+    assert (result.returncode, result.stderr) == (0, ""), result.stdout
+    assert result.stdout.splitlines()[-1] == "nothing done: add --yes to run the drill"
+    assert {call["cmdlet"] for call in s.fake.calls} <= {
+        "Get-SCVMMServer", "Get-SCVMHost", "Get-SCVirtualMachine"}
+
+    result = drill(s, H1, "--yes")
+    out = result.stdout
+    assert (result.returncode, result.stderr) == (0, ""), out
+    lines = out.splitlines()
+    assert lines[:3] == [
+        f"drill of {H1} (UPS ups-a, cluster cl01, mode migrate, on_power_restored "
+        "exit-and-start)",
+        f"  VMs running on {H1}: web01, app01",
+        "  1. Disable-SCVMHost -MoveWithinCluster: live-migrate HA VMs, save the rest; a "
+        "failed migration falls back to saving"]
+    assert re.search(r"Disable-SCVMHost .* started \[job [0-9a-f-]{36}\]", out)
+    assert re.search(r"job ended: Completed \(after [0-9.]+s\)", out)
+    assert "Start-SCVirtualMachine" in out
+    assert lines[-1].startswith("drill passed in ")
+    assert s.jobs("Disable-SCVMHost") == Counter({H1: 1})
+    assert s.jobs("Enable-SCVMHost") == Counter({H1: 1})
+    assert not s.hosts()[H1]["maintenance"]
+    vms = s.vms()
+    assert vms["web01"]["host"] != H1 and vms["app01"]["status"] == "Running"
+    assert s.status()["ups"]["ups-a"]["hosts"][H1]["phase"] == "normal"
+    assert (s.tmp / "state" / "ups" / "ups-a.json").read_bytes() == ups_record
+    assert "drill: drill passed" in s.log()
+
+
+def test_drill_refuses_while_a_ups_is_on_battery_and_a_host_in_maintenance(site) -> None:
+    world = inventory()
+    world["hosts"][H2]["maintenance"] = True  # an admin's
+    s = site(world)
+    s.write_config(UPS_A)
+    assert s.run(state="WARNING", perfdata=SHORT).returncode == 0  # on battery, timer running
+    result = drill(s, H1, "--yes")
+    assert (result.returncode, result.stdout) == (
+        1, f"dell_ups_maintenance: drill of {H1} refused: UPS ups-a is on battery: no drill "
+           "during an outage\n")
+    assert s.run(state="OK", perfdata=MAINS).returncode == 0
+    result = drill(s, H2, "--yes")
+    assert (result.returncode, result.stdout) == (
+        1, f"dell_ups_maintenance: drill of {H2} refused: {H2} is in maintenance already "
+           "(OverallState MaintenanceMode): no drill\n")
+    assert s.jobs("Disable-SCVMHost") == Counter()
+    assert "refused" in s.log()
