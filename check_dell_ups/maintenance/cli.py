@@ -376,7 +376,8 @@ def handle_event(config: Config, store: StateStore, log: HandlerLog, event: Even
         errors.append(store.reserve_note)
 
     reconciler = Reconciler(config=config, store=store, log=log, connect=connect,
-                            deadline=deadline, dry_run=dry_run, ups=ups, **reconciler_options)
+                            deadline=deadline, dry_run=dry_run, ups=ups, follow_power=True,
+                            **reconciler_options)
     outcome = reconciler.run(decision.targets, decision.modes)
     outcome.errors[:0] = errors
     return _summary(f"{ups}: {decision.summary}", list(config.ups[ups].hosts), outcome,

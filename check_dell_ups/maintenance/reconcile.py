@@ -95,8 +95,11 @@ class Reconciler:
                  monotonic: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], None] = time.sleep,
                  clock: Callable[[], datetime] | None = None,
-                 lock_wait: float | None = None) -> None:
+                 lock_wait: float | None = None, follow_power: bool = False) -> None:
         self.config = config
+        # The handler's own calls follow power stored meanwhile; a drill does not (it
+        # drives a host on purpose while the UPS is on mains).
+        self.follow_power = follow_power
         budget = config.maintenance.budget
         self.lock_wait = lock_wait if lock_wait is not None else max(
             0.0, deadline - monotonic() - min(LOCK_RESERVE_MAX, budget / 4))
@@ -224,7 +227,8 @@ class Reconciler:
                 self.sleep(interval)
                 interval = min(interval * 1.5, _MAX_POLL_INTERVAL)
                 self._poll(jobs)
-                self._follow_power()
+                if self.follow_power:
+                    self._follow_power()
 
     def _follow_power(self) -> None:
         """While we wait on jobs, another call may store that power returned (it could not

@@ -327,8 +327,9 @@ def read_state_file(path: Path, limit: int = MAX_STATE_BYTES) -> bytes | None:
     except FileNotFoundError:
         return None
     except UnreadableFileError as error:
-        what = "is corrupt" if "more than" in str(error) else "cannot be read"
-        raise CorruptStateError(f"state file {path} {what} ({error})") from None
+        if "more than" in str(error):
+            raise CorruptStateError(f"state file {path} is corrupt ({error})") from None
+        raise CorruptStateError(f"state file {path} cannot be read: {error}") from None
 
 
 def remove_stale_temp_files(directory: Path, now: float | None = None) -> list[str]:
