@@ -108,8 +108,7 @@ class _BoundedWSMan(WSMan):
         where = self.errors.where if self.errors else "SCVMM"
 
         def expired(_signum: int, _frame: Any) -> None:
-            raise ScvmmUnreachable(f"{where}: no answer within the handler's budget (the "
-                                   "server answered too slowly)")
+            raise ScvmmUnreachable(f"{where}: no answer within the handler's budget")
 
         started = time.monotonic()
         previous_handler = signal.signal(signal.SIGALRM, expired)
