@@ -13,15 +13,19 @@ in progress), 1 with the reason when something failed. Never a traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
+import signal
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
 from check_dell_ups import __version__
+from check_dell_ups.maintenance.clock import SteadyClock, boot_id, boottime, current_anchor
 from check_dell_ups.maintenance.config import Config, ConfigError, load_config, read_password
 from check_dell_ups.maintenance.driver import ScvmmDriver, ScvmmEndpoint, ScvmmError
 from check_dell_ups.maintenance.event import (
@@ -33,7 +37,7 @@ from check_dell_ups.maintenance.event import (
 from check_dell_ups.maintenance.failures import record_failure
 from check_dell_ups.maintenance.log import PROGRAM, HandlerLog
 from check_dell_ups.maintenance.ownership import access_problems, foreign_owner
-from check_dell_ups.maintenance.policy import TARGET_HOLD, decide
+from check_dell_ups.maintenance.policy import TARGET_HOLD, Decision, decide
 from check_dell_ups.maintenance.reconcile import Outcome, Reconciler, pending_targets
 from check_dell_ups.maintenance.records import UpsRecord
 from check_dell_ups.maintenance.state import StateError, StateStore
@@ -79,12 +83,56 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class BudgetSpentError(BaseException):
+    """The watchdog fired: something blocked past the budget (a hung NFS read, a peer
+    that never answers). BaseException: no `except Exception` on the way swallows it."""
+
+
+# Before the config is read the budget is unknown: the event command's default timeout
+# (Icinga: 1 min) less a margin. After it: budget + WATCHDOG_MARGIN (the SCVMM requests
+# end by the budget themselves; the watchdog is the last resort).
+FIRST_WATCHDOG_SECONDS = 55.0
+WATCHDOG_MARGIN = 2.0
+
+
+def _arm_watchdog(seconds: float) -> bool:
+    """Arm SIGALRM to raise BudgetSpentError; False where that is impossible (not the
+    main thread, no setitimer): the bounded reads and requests still hold."""
+    if threading.current_thread() is not threading.main_thread() \
+            or not hasattr(signal, "setitimer"):
+        return False
+
+    def fire(_signum: int, _frame: Any) -> None:
+        raise BudgetSpentError
+
+    signal.signal(signal.SIGALRM, fire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    return True
+
+
+def _disarm_watchdog() -> None:
+    if threading.current_thread() is threading.main_thread() and hasattr(signal, "setitimer"):
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, signal.SIG_DFL)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     logging.raiseExceptions = False  # a failing log handler must not print a traceback
+    armed = _arm_watchdog(FIRST_WATCHDOG_SECONDS)
     try:
         code = _main(argv)
         sys.stdout.flush()  # a reader that went away shows here, not at exit
         return code
+    except BudgetSpentError:
+        # Said before it is logged: logging may block on the same hung file system.
+        line = (f"{PROGRAM}: FAILED: time budget spent: a file read or an SCVMM request "
+                "blocked (hung NFS?); the state is as last written, --retry-pending resumes")
+        with contextlib.suppress(OSError):
+            print(line, flush=True)
+        with contextlib.suppress(Exception):
+            record_failure(line.removeprefix(f"{PROGRAM}: "),
+                           config_path=_config_argument(argv))
+        return EXIT_FAILED
     except BrokenPipeError:
         return _output_gone()
     except OSError as error:
@@ -98,6 +146,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         detail = str(error).splitlines()[0] if str(error) else ""
         return _say_failure(f"{PROGRAM}: internal error: {type(error).__name__}: {detail}",
                             argv)
+    finally:
+        if armed:
+            _disarm_watchdog()
 
 
 def _say_failure(line: str, argv: Sequence[str] | None,
@@ -153,6 +204,8 @@ def _main(argv: Sequence[str] | None) -> int:
         config = load_config(args.config)
     except ConfigError as error:
         return _say_failure(f"{PROGRAM}: {error}", argv, ups=args.ups)
+    if threading.current_thread() is threading.main_thread() and hasattr(signal, "setitimer"):
+        signal.setitimer(signal.ITIMER_REAL, config.maintenance.budget + WATCHDOG_MARGIN)
 
     store = StateStore(config.maintenance.state_dir, dry_run=args.dry_run)
     if args.status:
@@ -262,55 +315,93 @@ def _check_combination(args: argparse.Namespace) -> None:
 
 def _run(args: argparse.Namespace, config: Config, store: StateStore,
          log: HandlerLog) -> tuple[str, bool]:
-    # When the monitoring core handed us the event: it describes the UPS as of now, not
-    # as of whenever we get the lock (see handle_event on events that arrive late).
-    received_at = datetime.now(timezone.utc)
     started = time.monotonic()
-    budget = config.maintenance.budget
-    deadline = started + budget
-    # Leave time to act after waiting for another handler.
-    lock_wait = max(0.0, budget - min(10.0, budget / 4))
+    deadline = started + config.maintenance.budget
     connect = _connector(config, deadline)
     try:
-        with store.locked(lock_wait):
-            if args.retry_pending:
-                return retry_pending(config, store, log, connect=connect, deadline=deadline,
-                                     dry_run=args.dry_run)
-            event = Event(ups=args.ups, service_state=args.state, state_type=args.state_type,
-                          attempt=args.attempt, metrics=parse_perfdata(args.perfdata))
-            log.info(f"event: {event.service_state} {event.state_type} attempt "
-                     f"{event.attempt if event.attempt is not None else '-'}; perfdata "
-                     f"{args.perfdata!r}", ups=args.ups)
-            return handle_event(config, store, log, event, connect=connect,
-                                deadline=deadline, dry_run=args.dry_run, now=received_at)
+        # When the monitoring core handed us the event, on a clock NTP cannot step.
+        clock = _steady_clock(store)
+        received_at = clock.now()
+        if args.retry_pending:
+            return retry_pending(config, store, log, connect=connect, deadline=deadline,
+                                 dry_run=args.dry_run, clock=clock.now)
+        event = Event(ups=args.ups, service_state=args.state, state_type=args.state_type,
+                      attempt=args.attempt, metrics=parse_perfdata(args.perfdata))
+        log.info(f"event: {event.service_state} {event.state_type} attempt "
+                 f"{event.attempt if event.attempt is not None else '-'}; perfdata "
+                 f"{args.perfdata!r}", ups=args.ups)
+        return handle_event(config, store, log, event, connect=connect, deadline=deadline,
+                            dry_run=args.dry_run, now=received_at, clock=clock.now)
     except StateError as error:
         log.error(str(error), ups=args.ups)
         return f"{args.ups or 'retry-pending'}: FAILED: {error}", True
 
 
+def _steady_clock(store: StateStore) -> SteadyClock:
+    """The clock anchor of this boot (taken, and stored, by the first call of a boot)."""
+    wall = datetime.now(timezone.utc)
+    with store.events_locked(EVENTS_LOCK_WAIT):
+        stored = store.load_clock_anchor()
+        anchor, new = current_anchor(stored, boot_id(), wall, boottime())
+        if new and anchor is not None:
+            with contextlib.suppress(StateError):  # unstored: the next call takes another
+                store.save_clock_anchor(anchor)
+    return SteadyClock(anchor, wall=lambda: datetime.now(timezone.utc))
+
+
+# The events lock is held for file I/O only (read, decide, write one UPS record).
+EVENTS_LOCK_WAIT = 5.0
+
+
 def handle_event(config: Config, store: StateStore, log: HandlerLog, event: Event, *,
                  connect: Callable[[], ScvmmDriver], deadline: float, dry_run: bool = False,
                  now: datetime | None = None, **reconciler_options: Any) -> tuple[str, bool]:
-    """One event, under the lock: decide, store the UPS record, reconcile its hosts.
+    """One event: decide and store the UPS record at once (the event is durable before
+    anything else happens, and never waits behind another call's SCVMM work), then
+    reconcile the UPS's hosts, each under its own lock.
     Returns the summary line and whether something failed."""
     ups = event.ups
-    errors: list[str] = []
+    now = now or datetime.now(timezone.utc)
     try:
-        own_record = store.load_ups(ups)
+        with store.events_locked(EVENTS_LOCK_WAIT):
+            recorded = _record_event(config, store, log, event, now)
     except StateError as error:
         message = f"{error}; nothing done for UPS {ups}"
         log.error(message, ups=ups)
         return f"{ups}: FAILED: {message}", True
-    now = now or datetime.now(timezone.utc)
+    if isinstance(recorded, str):  # superseded
+        return recorded, False
+    decision, errors = recorded
+    if store.reserve_note:
+        errors.append(store.reserve_note)
+
+    reconciler = Reconciler(config=config, store=store, log=log, connect=connect,
+                            deadline=deadline, dry_run=dry_run, ups=ups, follow_power=True,
+                            **reconciler_options)
+    outcome = reconciler.run(decision.targets, decision.modes)
+    outcome.errors[:0] = errors
+    return _summary(f"{ups}: {decision.summary}", list(config.ups[ups].hosts), outcome,
+                    dry_run,
+                    show_hosts=any(target != TARGET_HOLD for target in decision.targets.values())
+                    or bool(outcome.actions) or bool(outcome.errors))
+
+
+def _record_event(config: Config, store: StateStore, log: HandlerLog, event: Event,
+                  now: datetime) -> str | tuple[Decision, list[str]]:
+    """Under the events lock: decide and store the UPS record. The summary line when a
+    newer event of this UPS was stored already."""
+    ups = event.ups
+    errors: list[str] = []
+    own_record = store.load_ups(ups)
     if _superseded(own_record, now, config.maintenance.budget):
         # Calls overlap when the check interval is shorter than a call: an older event
-        # that waited for the lock must not undo a newer one (a CRITICAL that got the
-        # lock after the OK would put the hosts back into maintenance on mains).
+        # must not undo a newer one (a CRITICAL stored after the OK would put the hosts
+        # back into maintenance on mains). Times are from the steady clock.
         message = (f"event of {now.isoformat(timespec='seconds')} superseded by the newer "
                    f"event of {own_record.last_event_at.isoformat(timespec='seconds')}"
                    if own_record.last_event_at else "event superseded")
         log.info(f"decision: {message}: nothing done", ups=ups)
-        return f"{ups}: {message}: nothing done", False
+        return f"{ups}: {message}: nothing done"
     stored: dict[str, UpsRecord] = {ups: own_record}
     for host in config.ups[ups].hosts:
         for other in config.ups_of_host(host):
@@ -323,26 +414,18 @@ def handle_event(config: Config, store: StateStore, log: HandlerLog, event: Even
                 errors.append(str(error))
                 log.error(f"{error}; UPS {other} counts as on mains", ups=other)
                 stored[other] = UpsRecord()
-
     decision = decide(event, stored, config, now)
     for reason in decision.reasons:
         log.info(f"decision: {reason}", ups=ups)
     store.save_ups(ups, decision.ups_record)
-
-    reconciler = Reconciler(config=config, store=store, log=log, connect=connect,
-                            deadline=deadline, dry_run=dry_run, ups=ups, **reconciler_options)
-    outcome = reconciler.run(decision.targets, decision.modes)
-    outcome.errors[:0] = errors
-    return _summary(f"{ups}: {decision.summary}", list(config.ups[ups].hosts), outcome,
-                    dry_run,
-                    show_hosts=any(target != TARGET_HOLD for target in decision.targets.values())
-                    or bool(outcome.actions) or bool(outcome.errors))
+    return decision, errors
 
 
 def _superseded(record: UpsRecord, received_at: datetime, budget: float) -> bool:
     """True when a newer event of this UPS was already handled. An event can be older
-    than the last one by at most the time it waited for the lock (< budget); a larger gap
-    means the clock was set back, and then the event is handled as usual."""
+    than the last one by at most the time it waited for the events lock (< budget); a
+    larger gap means the clock was set back across a reboot, and then the event is
+    handled as usual."""
     if record.last_event_at is None:
         return False
     lead = (record.last_event_at - received_at).total_seconds()
@@ -356,6 +439,8 @@ def retry_pending(config: Config, store: StateStore, log: HandlerLog, *,
     targets, errors = pending_targets(config, store)
     for error in errors:
         log.error(error)
+    if store.reserve_note:
+        errors.append(store.reserve_note)
     if not targets:
         line = "retry-pending: nothing pending"
         if errors:
@@ -384,6 +469,9 @@ def _summary(head: str, hosts: list[str], outcome: Outcome, dry_run: bool,
                 f"{phase}: {_names(names)}" for phase, names in by_phase.items()))
     if dry_run and outcome.actions:
         parts.append(", ".join(outcome.actions))
+    if outcome.busy:
+        parts.append(f"busy with another call: {_names(outcome.busy)} (that call, or the "
+                     "next --retry-pending, finishes them)")
     if outcome.in_progress:
         parts.append("in progress: jobs still running, the next call resumes")
     if outcome.errors:

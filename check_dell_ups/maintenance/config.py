@@ -15,6 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from check_dell_ups.maintenance.files import UnreadableFileError, read_small_file
+from check_dell_ups.maintenance.state import MAX_ENCODED_NAME, name_fits
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - Python 3.10
@@ -27,6 +30,8 @@ AUTH_METHODS = ("negotiate", "kerberos", "ntlm", "credssp", "basic")
 MODES = ("migrate", "save")
 ON_POWER_RESTORED = ("exit", "exit-and-start", "none")
 DEFAULT_STATE_DIR = "/var/lib/check_dell_ups"
+MAX_CONFIG_BYTES = 1 << 20
+MAX_PASSWORD_BYTES = 64 << 10
 
 # RFC 1123 host names: labels of letters, digits and hyphens, no leading/trailing hyphen.
 _DNS_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
@@ -97,13 +102,25 @@ def is_dns_name(name: str) -> bool:
 
 
 def load_config(path: str | os.PathLike[str]) -> Config:
+    shown = repr(os.fspath(path)) if "\0" in os.fspath(path) else os.fspath(path)
     try:
-        with open(path, "rb") as handle:
-            raw = tomllib.load(handle)
-    except OSError as error:
-        raise ConfigError(f"cannot read config {path}: {error.strerror or error}") from None
+        data = read_small_file(path, MAX_CONFIG_BYTES)
+    except FileNotFoundError:
+        raise ConfigError(f"cannot read config {shown}: No such file or directory") from None
+    except UnreadableFileError as error:
+        raise ConfigError(f"cannot read config {shown}: {error}") from None
+    try:
+        raw = tomllib.loads(data.decode("utf-8"))
+    except UnicodeDecodeError as error:
+        raise ConfigError(f"config {shown} is not valid TOML: not UTF-8 text (byte "
+                          f"{error.start})") from None
+    except RecursionError:
+        raise ConfigError(f"config {shown} is not valid TOML: nested too deeply") from None
     except tomllib.TOMLDecodeError as error:
-        raise ConfigError(f"config {path} is not valid TOML: {error}") from None
+        raise ConfigError(f"config {shown} is not valid TOML: {error}") from None
+    except ValueError as error:  # e.g. an integer of thousands of digits
+        raise ConfigError(f"config {shown} is not valid TOML: "
+                          f"{str(error).splitlines()[0][:120]}") from None
     return parse_config(raw)
 
 
@@ -143,10 +160,12 @@ def _parse_scvmm(table: Mapping[str, Any]) -> ScvmmConfig:
         raise ConfigError("scvmm.username: must not be empty")
     password_file = _get(table, "scvmm", "password_file", str, default=None)
     if password_file is not None:
-        _check_password_file(password_file)
+        _check_password_file(_path(password_file, "scvmm.password_file"))
     cert_validation = table.get("cert_validation", True)
     if not isinstance(cert_validation, (bool, str)) or cert_validation == "":
         raise ConfigError("scvmm.cert_validation: must be true, false or a CA bundle path")
+    if isinstance(cert_validation, str):
+        _path(cert_validation, "scvmm.cert_validation")
     vmm_host = _get(table, "scvmm", "vmm_host", str, default=None)
     if vmm_host is not None:
         vmm_host = _host_name(vmm_host, "scvmm.vmm_host")
@@ -177,11 +196,13 @@ def _parse_maintenance(table: Mapping[str, Any]) -> MaintenanceConfig:
     budget = table.get("budget", 50)
     if isinstance(budget, bool) or not isinstance(budget, (int, float)) or not 1 <= budget <= 3600:
         raise ConfigError("maintenance.budget: must be seconds between 1 and 3600")
-    state_dir = _get(table, "maintenance", "state_dir", str, default=DEFAULT_STATE_DIR)
+    state_dir = _path(_get(table, "maintenance", "state_dir", str, default=DEFAULT_STATE_DIR),
+                      "maintenance.state_dir")
     if not state_dir.strip():
         raise ConfigError("maintenance.state_dir: must not be empty")
-    log_file = _get(table, "maintenance", "log_file", str,
-                    default=str(Path(state_dir) / "maintenance.log"))
+    log_file = _path(_get(table, "maintenance", "log_file", str,
+                          default=str(Path(state_dir) / "maintenance.log")),
+                     "maintenance.log_file")
     return MaintenanceConfig(
         timer=timer, mode=mode, on_power_restored=on_power_restored,
         runtime_floor=runtime_floor, charge_floor=charge_floor, budget=float(budget),
@@ -193,6 +214,11 @@ def _parse_ups(name: str, table: Mapping[str, Any], defaults: MaintenanceConfig)
     where = f'ups."{name}"'
     if not name or any(ord(char) < 32 for char in name) or len(name) > 255:
         raise ConfigError(f"{where}: a UPS name must be 1-255 printable characters")
+    if not name_fits(name):
+        # Its state file name is the name percent-encoded: it must fit the file system.
+        raise ConfigError(f"{where}: a UPS name must fit a state file name once "
+                          f"percent-encoded (at most {MAX_ENCODED_NAME} bytes; use a "
+                          "shorter or ASCII name)")
     _reject_unknown(table, where, {"hosts", "timer", "mode"})
     hosts_raw = table.get("hosts")
     if not isinstance(hosts_raw, list) or not hosts_raw:
@@ -239,10 +265,11 @@ def read_password(scvmm: ScvmmConfig, environ: Mapping[str, str] | None = None) 
                           "scvmm.password_file is not set")
     _check_password_file(scvmm.password_file)
     try:
-        with open(scvmm.password_file, encoding="utf-8") as handle:
-            password = handle.read()
-    except (OSError, UnicodeDecodeError) as error:
-        reason = getattr(error, "strerror", None) or type(error).__name__
+        # Bounded and non-blocking: a FIFO here would otherwise hang the handler.
+        password = read_small_file(scvmm.password_file, MAX_PASSWORD_BYTES).decode("utf-8")
+    except (OSError, UnicodeDecodeError, UnreadableFileError) as error:
+        reason = getattr(error, "strerror", None) or (
+            str(error) if isinstance(error, UnreadableFileError) else type(error).__name__)
         raise ConfigError(
             f"no SCVMM password: {PASSWORD_ENV} is empty and scvmm.password_file "
             f"{scvmm.password_file} cannot be read: {reason}"
@@ -298,6 +325,12 @@ def _choice(table: Mapping[str, Any], where: str, key: str, choices: tuple[str, 
 def _timer(value: Any, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < -1:
         raise ConfigError(f"{name}: must be seconds >= 0, or -1 for never")
+    return value
+
+
+def _path(value: str, name: str) -> str:
+    if "\0" in value:
+        raise ConfigError(f"{name}: contains a NUL character")
     return value
 
 

@@ -16,6 +16,11 @@ from dataclasses import dataclass, field
 SERVICE_STATES = ("OK", "WARNING", "CRITICAL", "UNKNOWN")
 STATE_TYPES = ("SOFT", "HARD")
 
+# A time beyond this many seconds (ten years) is taken as this many: it still means "on
+# battery for long", and it keeps date arithmetic in range (on_battery=1e300 or
+# 99999999999 once raised OverflowError and nothing was done).
+MAX_SECONDS = 10 * 365 * 86400.0
+
 # Time units the plugin guidelines allow, to seconds (plus minutes/hours, seen in the wild).
 _SECONDS_PER_UNIT = {"s": 1.0, "ms": 0.001, "us": 0.000001, "min": 60.0, "m": 60.0, "h": 3600.0}
 
@@ -46,7 +51,9 @@ class Event:
         if metric is None or metric.value is None:
             return None
         factor = _SECONDS_PER_UNIT.get(metric.uom.lower(), 1.0 if not metric.uom else None)
-        return None if factor is None else metric.value * factor
+        if factor is None:
+            return None
+        return max(-MAX_SECONDS, min(MAX_SECONDS, metric.value * factor))
 
     def number(self, label: str) -> float | None:
         metric = self.metrics.get(label)

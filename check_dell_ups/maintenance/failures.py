@@ -13,7 +13,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from check_dell_ups.maintenance.config import DEFAULT_STATE_DIR
+from check_dell_ups.maintenance.config import DEFAULT_STATE_DIR, MAX_CONFIG_BYTES
+from check_dell_ups.maintenance.files import UnreadableFileError, read_small_file
 from check_dell_ups.maintenance.log import HandlerLog
 from check_dell_ups.maintenance.ownership import foreign_owner
 
@@ -28,14 +29,16 @@ FALLBACK_LOG_FILE = str(Path(DEFAULT_STATE_DIR) / "maintenance.log")
 def log_file_of(config_path: str | None) -> str:
     """The log_file a config names (or implies through state_dir), else the default."""
     try:
-        with open(config_path or "", "rb") as handle:
-            raw: Any = tomllib.load(handle)
+        # Bounded and non-blocking like load_config: the config may be the very thing
+        # that is wrong (a FIFO, binary, nested thousands deep).
+        raw: Any = tomllib.loads(read_small_file(config_path or "", MAX_CONFIG_BYTES)
+                                 .decode("utf-8"))
         maintenance = raw.get("maintenance", {})
         if isinstance(maintenance.get("log_file"), str) and maintenance["log_file"]:
             return maintenance["log_file"]
         if isinstance(maintenance.get("state_dir"), str) and maintenance["state_dir"].strip():
             return str(Path(maintenance["state_dir"]) / "maintenance.log")
-    except (OSError, ValueError, AttributeError):
+    except (OSError, ValueError, AttributeError, RecursionError, UnreadableFileError):
         pass
     return FALLBACK_LOG_FILE
 

@@ -81,9 +81,23 @@ class HandlerLog:
         line = " ".join([*fields, self.prefix + " ".join(message.split())])
         with contextlib.suppress(Exception):  # logging must never break the handler
             self._logger.log(level, line)
+        for handler in self._handlers:
+            # A FileHandler that could not write (disk full) says so once, in the summary.
+            stream = getattr(handler, "stream", None)
+            if stream is not None and self.problem is None:
+                try:
+                    stream.flush()
+                except OSError as error:
+                    self.problem = f"log_file unusable: {error.strerror or error}"
 
     def close(self) -> None:
         for handler in self._handlers:
             self._logger.removeHandler(handler)
-            handler.close()
+            # Closing flushes: on a full disk that raises ENOSPC, which must not turn a
+            # call whose SCVMM work was done into "internal error".
+            try:
+                handler.close()
+            except Exception as error:  # logging never breaks the handler
+                self.problem = self.problem or (
+                    f"log_file unusable: {getattr(error, 'strerror', None) or error}")
         self._handlers.clear()

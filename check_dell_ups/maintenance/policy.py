@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 
 from check_dell_ups.maintenance.config import Config
 from check_dell_ups.maintenance.event import Event
-from check_dell_ups.maintenance.records import UpsRecord
+from check_dell_ups.maintenance.records import WANT_MAINTENANCE, WANT_NORMAL, HostRecord, UpsRecord
 
 TARGET_MAINTENANCE = "maintenance"
 TARGET_NORMAL = "normal"
@@ -175,3 +175,47 @@ def _call_reason(event: Event, timer: int, time_on_battery: float,
 def _calls(record: UpsRecord | None) -> bool:
     """A UPS not heard from, or on mains, does not call for maintenance."""
     return record is not None and record.power == "battery" and record.called
+
+
+def pending_targets_of(config: Config, ups_records: Mapping[str, UpsRecord | None],
+                       host_records: Mapping[str, HostRecord]) -> dict[str, str]:
+    """--retry-pending's targets, from the stored records alone (level-triggered).
+
+    Power state wins over what the host records say was under way: a host we put (or
+    were putting) into maintenance is brought back as soon as one UPS feeding it is
+    stored on mains, even when the call that stored it could do nothing (its hosts were
+    busy with another handler, SCVMM was down, it was killed after storing the event).
+    Work towards maintenance is resumed, or started, only while every UPS feeding the
+    host calls for it, so a retry never disables a host once power has returned.
+    A host whose record could not be read is absent from host_records: no target."""
+    targets: dict[str, str] = {}
+    for host, record in host_records.items():
+        feeding = [ups_records.get(name) for name in config.ups_of_host(host)]
+        any_mains = any(ups is not None and ups.power == "mains" for ups in feeding)
+        all_calling = bool(feeding) and all(_calls(ups) for ups in feeding)
+        entered_by_us = record.ours and (
+            record.phase == "maintenance"
+            or (record.phase == "failed" and record.wanted == WANT_MAINTENANCE))
+        if record.phase == "entering":
+            if any_mains:
+                targets[host] = TARGET_NORMAL
+            elif all_calling:
+                targets[host] = TARGET_MAINTENANCE
+        elif entered_by_us:
+            if any_mains:
+                targets[host] = TARGET_NORMAL
+        elif record.phase == "leaving" or (record.phase == "failed"
+                                           and record.wanted == WANT_NORMAL):
+            # Power came back, then failed again and now calls for maintenance: never
+            # take the host out of maintenance during that new outage.
+            targets[host] = TARGET_MAINTENANCE if all_calling else TARGET_NORMAL
+        elif record.phase == "normal" and all_calling:
+            # The call that stored the outage could not work on this host (busy, killed).
+            targets[host] = TARGET_MAINTENANCE
+    return targets
+
+
+def mode_of(config: Config, host: str) -> str:
+    """Save when any UPS feeding the host is configured for save, else migrate."""
+    feeding = config.ups_of_host(host)
+    return "save" if any(config.ups[name].mode == "save" for name in feeding) else "migrate"

@@ -28,7 +28,13 @@ from check_dell_ups.maintenance.driver import (
     VmInfo,
 )
 from check_dell_ups.maintenance.log import HandlerLog
-from check_dell_ups.maintenance.policy import TARGET_HOLD, TARGET_MAINTENANCE, TARGET_NORMAL
+from check_dell_ups.maintenance.policy import (
+    TARGET_HOLD,
+    TARGET_MAINTENANCE,
+    TARGET_NORMAL,
+    mode_of,
+    pending_targets_of,
+)
 from check_dell_ups.maintenance.records import (
     JOB_DISABLE_MIGRATE,
     JOB_DISABLE_SAVE,
@@ -52,6 +58,14 @@ _SAVE_MARGIN = 0.5  # seconds kept at the end of the budget to write the state
 # for (a VMM job can hang, e.g. when its host loses power): the host's state decides
 # again, else the host would stay entering or leaving, never enabled, forever.
 _STALE_JOB_SECONDS = 1800
+# A Disable or Enable that was sent but whose job id never reached us (link lost, handler
+# killed) is not sent again for a while: it may still be starting. After that, a lost
+# Disable gets the one save-mode fallback (VMM refuses it while our first job still
+# locks the host, so it never makes a second job); a lost Enable is never repeated (it
+# may have landed and an admin put the host into maintenance since: race 8) and the host
+# is handed over with an error. Not knowable with today's driver: whether the request
+# left at all (a kill between writing the record and sending it).
+LOST_REQUEST_GRACE = {JOB_DISABLE_MIGRATE: 30, JOB_DISABLE_SAVE: 30, JOB_ENABLE: 60}
 
 
 class _DisconnectedError(Exception):
@@ -64,6 +78,14 @@ class Outcome:
     errors: list[str] = field(default_factory=list)
     actions: list[str] = field(default_factory=list)
     in_progress: bool = False
+    busy: list[str] = field(default_factory=list)  # hosts another handler works on
+
+
+# How long a call waits for a host another handler works on: its budget less a reserve
+# to act (as the old whole-store lock did). Waiting costs nothing durable any more: the
+# event is stored before, so a call that gives up leaves it to the holder (which follows
+# stored power changes while it waits on jobs) or to --retry-pending.
+LOCK_RESERVE_MAX = 10.0
 
 
 class Reconciler:
@@ -72,8 +94,16 @@ class Reconciler:
                  dry_run: bool = False, ups: str | None = None,
                  monotonic: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], None] = time.sleep,
-                 clock: Callable[[], datetime] | None = None) -> None:
+                 clock: Callable[[], datetime] | None = None,
+                 lock_wait: float | None = None, follow_power: bool = False) -> None:
         self.config = config
+        # The handler's own calls follow power stored meanwhile; a drill does not (it
+        # drives a host on purpose while the UPS is on mains).
+        self.follow_power = follow_power
+        budget = config.maintenance.budget
+        self.lock_wait = lock_wait if lock_wait is not None else max(
+            0.0, deadline - monotonic() - min(LOCK_RESERVE_MAX, budget / 4))
+        self._lockable: set[str] = set()
         self.store = store
         self.log = log
         self.connect = connect
@@ -98,6 +128,38 @@ class Reconciler:
     # --- entry point ---------------------------------------------------------------------
 
     def run(self, targets: Mapping[str, str], modes: Mapping[str, str]) -> Outcome:
+        """Bring the hosts to their targets. Each host is locked for this call alone;
+        a host another handler works on is left to it (outcome.busy)."""
+        wanted = set(targets)
+        if self.config.scvmm.vmm_host in targets:
+            wanted |= self._entering_elsewhere()
+        try:
+            with self.store.hosts_locked(wanted, self.lock_wait) as (locked, busy):
+                self._lockable = set(locked)
+                for host in sorted(set(busy) & set(targets)):
+                    self.log.info("busy with another dell_ups_maintenance call, which follows "
+                                  "stored power changes; --retry-pending finishes what it "
+                                  "leaves", ups=self._ups_of(host), host=host)
+                    self.outcome.busy.append(host)
+                return self._run_locked({host: target for host, target in targets.items()
+                                         if host in self._lockable}, modes)
+        except StateError as error:
+            self._fail(None, str(error))
+            return self.outcome
+
+    def _entering_elsewhere(self) -> set[str]:
+        """Hosts with a Disable job running: the vmm_host waits for them."""
+        hosts = set()
+        for host in self.config.all_hosts():
+            try:
+                record = self.store.load_host(host, keep_aside=False)
+            except StateError:
+                continue
+            if record.phase == "entering" and record.job:
+                hosts.add(host)
+        return hosts
+
+    def _run_locked(self, targets: Mapping[str, str], modes: Mapping[str, str]) -> Outcome:
         self._modes = dict(modes)
         self._load_records(targets)
         try:
@@ -130,7 +192,8 @@ class Reconciler:
         if vmm_host in self._targets:
             # The vmm_host waits for the others' Disable jobs: follow those too.
             for host, record in self._records.items():
-                if host not in self._targets and record.phase == "entering" and record.job:
+                if host not in self._targets and record.phase == "entering" and record.job \
+                        and host in self._lockable:
                     self._targets[host] = TARGET_HOLD
 
     # --- the rounds ----------------------------------------------------------------------
@@ -164,6 +227,31 @@ class Reconciler:
                 self.sleep(interval)
                 interval = min(interval * 1.5, _MAX_POLL_INTERVAL)
                 self._poll(jobs)
+                if self.follow_power:
+                    self._follow_power()
+
+    def _follow_power(self) -> None:
+        """While we wait on jobs, another call may store that power returned (it could not
+        work on our locked hosts): bring those hosts back in this call."""
+        power: dict[str, UpsRecord | None] = {}
+        for host in list(self._targets):
+            if self._effective_target(host) != TARGET_MAINTENANCE:
+                continue
+            for name in self.config.ups_of_host(host):
+                if name not in power:
+                    try:
+                        power[name] = self.store.load_ups(name, keep_aside=False)
+                    except StateError:
+                        power[name] = None
+                record = power[name]
+                if record is not None and record.power == "mains":
+                    self.log.info(f"UPS {name} stored on mains meanwhile: power restored",
+                                  ups=name, host=host)
+                    self._targets[host] = TARGET_NORMAL
+                    self._disable_queue.pop(host, None)
+                    self._prepare(host)
+                    self._read_done.discard(host)
+                    break
 
     def _more_to_read(self) -> bool:
         return any(host not in self._read_done and self._needs_read(host)
@@ -275,6 +363,26 @@ class Reconciler:
                 record = record.moved("normal", now, ours=False, wanted=None, error=None,
                                       fallback_done=False)
                 self._set(host, record, "not in maintenance in SCVMM")
+            if _sent_without_job(record) and record.phase == "entering":
+                if not self._lost_request_expired(record, now):
+                    self.log.info("not in maintenance, but the Disable we sent may still be "
+                                  "starting (its job id never reached us): not sent again "
+                                  f"before {_grace(record)}s; the next call looks again",
+                                  ups=ups, host=host)
+                    self.outcome.in_progress = True
+                    return
+                if record.job_kind == JOB_DISABLE_MIGRATE and not record.fallback_done:
+                    record = replace(record, job_kind=JOB_DISABLE_SAVE, fallback_done=True,
+                                     job_started=None)
+                    self._set(host, record, f"the Disable we sent (job id lost) did not "
+                              f"show within {_grace(record)}s: the save-mode fallback")
+                else:
+                    reason = (f"the Disable we sent (job id lost) did not put the host into "
+                              f"maintenance within {_grace(record)}s; not sent again")
+                    self._set(host, record.moved("failed", now, wanted=WANT_MAINTENANCE,
+                                                 job_started=None, error=reason), "")
+                    self._fail(host, reason)
+                    return
             mode = self._modes.get(host, self._mode_of(host))
             # After a failed migration, a retry of the save-mode fallback stays in save
             # mode: migrating again would fail again and leave the host "failed".
@@ -285,7 +393,24 @@ class Reconciler:
                               ups=ups, host=host)
             self._disable_queue[host] = move
         elif target == TARGET_NORMAL:
-            if info.in_maintenance:
+            if info.in_maintenance and _sent_without_job(record) \
+                    and record.job_kind == JOB_ENABLE:
+                # Race 8: our Enable may have landed and an admin put the host back into
+                # maintenance since. Never enable it a second time.
+                if not self._lost_request_expired(record, now):
+                    self.log.info("in maintenance, but the Enable we sent may still be "
+                                  "starting (its job id never reached us): not sent again; "
+                                  "the next call looks again", ups=ups, host=host)
+                    self.outcome.in_progress = True
+                    return
+                reason = (f"the Enable we sent (job id lost) did not show within "
+                          f"{_grace(record)}s and the host is in maintenance: not sent "
+                          "again (an admin may have put it there since); left to the admins")
+                self._set(host, record.moved("admin", now, ours=False, wanted=None, job=None,
+                                             job_kind=None, job_started=None, error=reason),
+                          "handed over")
+                self._fail(host, reason)
+            elif info.in_maintenance:
                 self._enable_queue.append(host)
             elif self._unseen_disable_may_run(record, now):
                 # Its job would put the host into maintenance after we called it normal,
@@ -329,7 +454,7 @@ class Reconciler:
             self._set(host, record.moved(
                 "entering", now, ours=True, wanted=WANT_MAINTENANCE, ups=self.ups or record.ups,
                 job=None, job_kind=kind, error=None, vms_running=running, vms_saved=None,
-                start_jobs=()), "")
+                start_jobs=(), job_started=now), "")
         if self.dry_run:
             return
         assert driver is not None
@@ -365,7 +490,8 @@ class Reconciler:
             now = self.clock()
             for host in batch:
                 self._set(host, self._records[host].moved(
-                    "leaving", now, wanted=WANT_NORMAL, job=None, job_kind=JOB_ENABLE), "")
+                    "leaving", now, wanted=WANT_NORMAL, job=None, job_kind=JOB_ENABLE,
+                    job_started=now), "")
             try:
                 results = driver.enable_hosts(batch)
             except ScvmmError as error:
@@ -389,7 +515,7 @@ class Reconciler:
                 # admin entering maintenance, and that host must never become ours.
                 ours = self._ours_before_disable.pop(host, record.ours) \
                     if cmdlet == "Disable-SCVMHost" else record.ours
-                self._set(host, replace(record, job=None, ours=ours,
+                self._set(host, replace(record, job=None, ours=ours, job_started=None,
                                         error=f"{cmdlet}: {result}")
                           .noted(now, cmdlet, error=str(result)), "")
                 self.outcome.errors.append(f"{host}: {cmdlet} refused: {result}")
@@ -539,14 +665,14 @@ class Reconciler:
         if result.succeeded:
             saved = self._saved_vms(host, record)
             self._set(host, record.moved("maintenance", now, job=None, wanted=None, error=None,
-                                         vms_saved=saved),
+                                         vms_saved=saved, job_started=None),
                       f"in maintenance (VMs we saved: {', '.join(saved or ()) or 'none'})")
             return
         reason = f"Disable-SCVMHost job {job} {result.status}: {result.error or '-'}"
         if record.job_kind == JOB_DISABLE_MIGRATE and not record.fallback_done:
             self._log_error(host, f"{reason}; falling back to save mode", job=job)
             self._set(host, replace(record, job=None, job_kind=JOB_DISABLE_SAVE,
-                                    fallback_done=True, error=reason), "")
+                                    fallback_done=True, error=reason, job_started=None), "")
             self._disable_queue[host] = False
             return
         self._set(host, record.moved("failed", now, wanted=WANT_MAINTENANCE, job=None,
@@ -583,8 +709,18 @@ class Reconciler:
                 and (now - record.since).total_seconds() < _STALE_JOB_SECONDS)
 
     @staticmethod
+    def _lost_request_expired(record: HostRecord, now: datetime) -> bool:
+        if record.job_started is None:
+            return True
+        age = (now - record.job_started).total_seconds()
+        # A start in the future: the clock went back across a reboot; do not wait on it.
+        return age < 0 or age >= _grace(record)
+
+    @staticmethod
     def _job_age(record: HostRecord, job: str, now: datetime) -> float:
-        """Seconds since we started the job (from the record's history); 0 if unknown."""
+        """Seconds since we started the job (job_started, else the record's history)."""
+        if record.job_started is not None and record.job == job:
+            return (now - record.job_started).total_seconds()
         for entry in reversed(record.history):
             if isinstance(entry, dict) and entry.get("job") == job \
                     and entry.get("action") != "job ended":
@@ -596,13 +732,27 @@ class Reconciler:
         return 0.0
 
     def _saved_vms(self, host: str, record: HostRecord) -> tuple[str, ...] | None:
-        if record.vms_running is None:
+        """The VMs saved on this host that were running before one of our Disables: HA
+        VMs live-migrated here from a host we disabled earlier count too (they were in
+        no list of this host's), else exit-and-start would never start them."""
+        candidates = self._running_before_our_disables(host, record)
+        if candidates is None:
             return None
         try:
             vms = self._driver_now().get_vms(host)
         except ScvmmError:
             return record.vms_running
-        return tuple(vm.vm_id for vm in _ours(vms, record.vms_running) if vm.state == VM_SAVED)
+        return tuple(vm.vm_id for vm in _ours(vms, candidates) if vm.state == VM_SAVED)
+
+    def _running_before_our_disables(self, host: str,
+                                     record: HostRecord) -> tuple[str, ...] | None:
+        if record.vms_running is None:
+            return None
+        seen = dict.fromkeys(record.vms_running)
+        for other, other_record in self._records.items():
+            if other != host and other_record.ours and other_record.vms_running:
+                seen.update(dict.fromkeys(other_record.vms_running))
+        return tuple(seen)
 
     # --- finishing -----------------------------------------------------------------------
 
@@ -620,7 +770,8 @@ class Reconciler:
         record = record or self._records[host]
         self._set(host, record.moved("normal", self.clock(), ours=False, wanted=None, job=None,
                                      job_kind=None, error=None, fallback_done=False,
-                                     vms_running=None, vms_saved=None, start_jobs=()),
+                                     vms_running=None, vms_saved=None, start_jobs=(),
+                                     job_started=None),
                   f"{why}: back to normal")
 
     # --- bookkeeping ---------------------------------------------------------------------
@@ -677,20 +828,12 @@ class Reconciler:
         return self._records.get(host, HostRecord()).ups
 
     def _mode_of(self, host: str) -> str:
-        feeding = self.config.ups_of_host(host)
-        return "save" if any(self.config.ups[name].mode == "save" for name in feeding) \
-            else "migrate"
+        return mode_of(self.config, host)
 
 
 def pending_targets(config: Config, store: StateStore) -> tuple[dict[str, str], list[str]]:
-    """--retry-pending: the hosts whose records still have work to finish.
-
-    Unfinished entering work is resumed only while every UPS feeding the host still
-    calls for maintenance (as last stored); if one is back on mains, the host is brought
-    back instead, so a retry never disables a host after power has returned. Likewise
-    unfinished leaving work turns back into entering while every UPS feeding the host
-    calls for maintenance again (power failed anew)."""
-    targets: dict[str, str] = {}
+    """--retry-pending: the hosts whose records still have work to finish (the rule is
+    policy.pending_targets_of; this reads the records for it)."""
     errors: list[str] = []
     power: dict[str, UpsRecord | None] = {}
     for name in config.ups:
@@ -699,26 +842,13 @@ def pending_targets(config: Config, store: StateStore) -> tuple[dict[str, str], 
         except StateError as error:
             errors.append(str(error))
             power[name] = None
+    hosts: dict[str, HostRecord] = {}
     for host in config.all_hosts():
         try:
-            record = store.load_host(host)
+            hosts[host] = store.load_host(host)
         except StateError as error:
             errors.append(str(error))
-            continue
-        feeding = [power.get(name) for name in config.ups_of_host(host)]
-        all_calling = all(ups is not None and ups.power == "battery" and ups.called
-                          for ups in feeding)
-        if record.phase == "entering":
-            if any(ups is not None and ups.power == "mains" for ups in feeding):
-                targets[host] = TARGET_NORMAL
-            elif all_calling:
-                targets[host] = TARGET_MAINTENANCE
-        elif record.phase == "leaving" or (record.phase == "failed"
-                                           and record.wanted == WANT_NORMAL):
-            # Power came back, then failed again and now calls for maintenance: never
-            # take the host out of maintenance during that new outage.
-            targets[host] = TARGET_MAINTENANCE if all_calling else TARGET_NORMAL
-    return targets, errors
+    return pending_targets_of(config, power, hosts), errors
 
 
 def _ours(vms: Sequence[VmInfo], recorded: Sequence[str]) -> list[VmInfo]:
@@ -732,6 +862,16 @@ def _ours(vms: Sequence[VmInfo], recorded: Sequence[str]) -> list[VmInfo]:
         if vm.vm_id in recorded or (vm.name in recorded and len(by_name[vm.name]) == 1):
             found.append(vm)
     return found
+
+
+def _grace(record: HostRecord) -> int:
+    return LOST_REQUEST_GRACE.get(record.job_kind or "", 30)
+
+
+def _sent_without_job(record: HostRecord) -> bool:
+    """A Disable/Enable was sent (or about to be, when the handler died) and its job id
+    never reached us."""
+    return record.job is None and record.job_kind is not None and record.job_started is not None
 
 
 def _mode_words(move: bool) -> str:

@@ -115,6 +115,9 @@ class HostRecord:
     start_jobs: tuple[str, ...] = ()
     error: str | None = None
     history: tuple[dict[str, Any], ...] = field(default_factory=tuple)
+    # When the Disable/Enable of job_kind was sent (written before sending). With no job
+    # id it means "sent, its job id lost": never sent again blindly (issue 10).
+    job_started: datetime | None = None
 
     def moved(self, phase: str, now: datetime, **changes: Any) -> HostRecord:
         """A copy in a new phase (since = now when the phase changes)."""
@@ -129,6 +132,7 @@ class HostRecord:
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["since"] = iso(self.since)
+        data["job_started"] = iso(self.job_started)
         for key in ("vms_running", "vms_saved", "start_jobs", "history"):
             value = data[key]
             data[key] = list(value) if value is not None else None
@@ -153,6 +157,7 @@ class HostRecord:
                 start_jobs=_optional_names(data.get("start_jobs")) or (),
                 error=data.get("error"),
                 history=tuple(data.get("history") or ()),
+                job_started=parse_iso(data.get("job_started")),
             )
         except (TypeError, ValueError) as error:
             raise RecordError(str(error)) from None

@@ -80,9 +80,52 @@ class _BoundedWSMan(WSMan):
     errors: _ErrorMapper | None = None
 
     def invoke(self, *args, retries_on_read_timeout=0, **kwargs):  # type: ignore[no-untyped-def]
-        if self.deadline is not None:
-            retries_on_read_timeout = self._fit_to_deadline(retries_on_read_timeout)
-        return super().invoke(*args, retries_on_read_timeout=retries_on_read_timeout, **kwargs)
+        if self.deadline is None:
+            return super().invoke(*args, retries_on_read_timeout=retries_on_read_timeout,
+                                  **kwargs)
+        retries_on_read_timeout = self._fit_to_deadline(retries_on_read_timeout)
+        with self._whole_request_deadline():
+            return super().invoke(*args, retries_on_read_timeout=retries_on_read_timeout,
+                                  **kwargs)
+
+    @contextmanager
+    def _whole_request_deadline(self) -> Iterator[None]:
+        """End the request at the deadline however the peer answers. The timeouts set by
+        _fit_to_deadline bound each socket read only: a peer that trickles a byte every
+        0.5 s never lets one expire. A real-time timer (SIGALRM) interrupts the request
+        itself. Signals reach only the main thread, where the handler runs; elsewhere
+        (tests calling from threads) the per-read bounds remain. An outer timer that is
+        due sooner is kept and re-armed afterwards."""
+        import signal
+        import threading
+
+        assert self.deadline is not None
+        remaining = self.deadline - time.monotonic()
+        if threading.current_thread() is not threading.main_thread() \
+                or not hasattr(signal, "setitimer") or remaining <= 0:
+            yield
+            return
+        where = self.errors.where if self.errors else "SCVMM"
+
+        def expired(_signum: int, _frame: Any) -> None:
+            raise ScvmmUnreachable(f"{where}: no answer within the handler's budget")
+
+        started = time.monotonic()
+        previous_handler = signal.signal(signal.SIGALRM, expired)
+        outer_delay, outer_interval = signal.setitimer(signal.ITIMER_REAL, remaining)
+        if 0 < outer_delay < remaining:  # someone else's alarm comes first: keep it
+            signal.setitimer(signal.ITIMER_REAL, outer_delay, outer_interval)
+            signal.signal(signal.SIGALRM, previous_handler)
+            previous_handler = None
+        try:
+            yield
+        finally:
+            if previous_handler is not None:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+                signal.signal(signal.SIGALRM, previous_handler)
+                if outer_delay > 0:
+                    left = max(0.001, outer_delay - (time.monotonic() - started))
+                    signal.setitimer(signal.ITIMER_REAL, left, outer_interval)
 
     def _fit_to_deadline(self, retries: int) -> int:
         """Shrink this request's timeouts to what is left; refuse it past the deadline."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -131,3 +132,89 @@ def test_odd_state_type_and_attempt_do_not_stop_the_handler(capsys, config: Path
     code, out = run(capsys, "--config", str(config), "--ups", "ups-a", "--state", "WARNING",
                     "--state-type", "", "--attempt", "", "--perfdata", "on_battery=10s")
     assert code == 0 and "no maintenance yet" in out
+
+
+# --- issue 10: bad input gives one clear line ------------------------------------------------
+
+@pytest.mark.parametrize("value", ["1e300", "99999999999"])
+def test_an_absurd_on_battery_still_means_on_battery(capsys, config: Path, monkeypatch,
+                                                      value: str) -> None:
+    """Old code: OverflowError -> 'internal error', nothing done."""
+    monkeypatch.setenv("DELL_UPS_SCVMM_PASSWORD", "x")
+    _code, out = run(capsys, "--config", str(config), "--ups", "ups-a", "--state", "CRITICAL",
+                    "--perfdata", f"on_battery={value}s;;300")
+    assert "internal error" not in out and "calls for maintenance" in out, out
+    assert out.count("\n") == 1
+
+
+@pytest.mark.parametrize(("content", "reason"), [
+    (b"\x7fELF\x02\x01\x01\x00\xd0\xff" * 50, "not UTF-8"),
+    (b"a = " + b"[" * 50_000 + b"]" * 50_000, "nested too deeply"),
+    (b'[scvmm]\nserver = "vmm"\nusername = "u"\npassword_file = "/etc/x\\u0000y"\n'
+     b'[ups."a"]\nhosts = ["hv01"]\n', "NUL"),
+    (b'[scvmm]\nserver = "vmm"\nusername = "u"\n[maintenance]\nstate_dir = "/s\\u0000"\n'
+     b'[ups."a"]\nhosts = ["hv01"]\n', "NUL"),
+    (b'[scvmm]\nserver = "vmm"\nusername = "u"\n[ups."' + "ü".encode() * 80 + b'"]\n'
+     b'hosts = ["hv01"]\n', "state file name"),
+])
+def test_hostile_config_files_are_one_line(capsys, tmp_path: Path, content: bytes,
+                                           reason: str) -> None:
+    """Old code: UnicodeDecodeError / RecursionError / ValueError -> 'internal error'."""
+    path = tmp_path / "handler.toml"
+    path.write_bytes(content)
+    code, out = run(capsys, "--config", str(path), "--status")
+    assert code == 1 and out.count("\n") == 1 and "internal error" not in out, out
+    assert reason in out
+
+
+def test_a_fifo_as_config_or_password_file_does_not_block(capsys, tmp_path: Path,
+                                                           monkeypatch) -> None:
+    """Old code: a password_file that is a FIFO blocked forever (under the lock)."""
+    import time
+    monkeypatch.delenv("DELL_UPS_SCVMM_PASSWORD", raising=False)
+    fifo = tmp_path / "password"
+    os.mkfifo(fifo, 0o600)
+    path = tmp_path / "handler.toml"
+    path.write_text(CONFIG.format(state=tmp_path / "state")
+                    .replace('username = "svc-ups"', f'username = "svc-ups"\n'
+                             f'password_file = "{fifo}"'))
+    started = time.monotonic()
+    code, out = run(capsys, "--config", str(path), "--ups", "ups-a", "--state", "CRITICAL",
+                    "--perfdata", "on_battery=1000s")
+    assert time.monotonic() - started < 5
+    assert code == 1 and "not a regular file" in out and out.count("\n") == 1
+    config_fifo = tmp_path / "config.toml"
+    os.mkfifo(config_fifo)
+    code, out = run(capsys, "--config", str(config_fifo), "--status")
+    assert code == 1 and "not a regular file" in out
+
+
+def test_a_full_log_partition_is_no_failure(capsys, tmp_path: Path) -> None:
+    """Old code: 'internal error: OSError ... No space left on device', exit 1."""
+    path = tmp_path / "handler.toml"
+    path.write_text(CONFIG.format(state=tmp_path / "state")
+                    .replace("budget = 5", 'budget = 5\nlog_file = "/dev/full"'))
+    code, out = run(capsys, "--config", str(path), "--ups", "ups-a", "--state", "WARNING",
+                    "--perfdata", "on_battery=10s")
+    assert code == 0 and "no maintenance yet" in out and "internal error" not in out, out
+    assert "log_file unusable" in out
+
+
+def test_a_hung_file_read_ends_with_the_budget(capsys, tmp_path: Path, monkeypatch) -> None:
+    """A read that blocks (a hung NFS state_dir; here a sleep in its place) cannot hold
+    the call past budget + 2 s: one line, exit 1. Old code: blocked until it returned."""
+    import time
+
+    from check_dell_ups.maintenance.state import StateStore
+    path = tmp_path / "handler.toml"
+    path.write_text(CONFIG.format(state=tmp_path / "state").replace("budget = 5", "budget = 1"))
+
+    def hung(self, ups, keep_aside=True):
+        time.sleep(12)
+        raise AssertionError("not interrupted")
+    monkeypatch.setattr(StateStore, "load_ups", hung)
+    started = time.monotonic()
+    code, out = run(capsys, "--config", str(path), "--ups", "ups-a", "--state", "OK",
+                    "--perfdata", "on_battery=0")
+    assert time.monotonic() - started < 6
+    assert code == 1 and "time budget spent" in out and out.count("\n") == 1

@@ -665,3 +665,97 @@ def test_a_hand_edited_history_does_not_break_polling(harness, at) -> None:
     store.save_host(H1, replaced(h.host(H1), history=(*h.host(H1).history, "a note")))
     line, failed = h.event(at, ON_BATTERY_LONG, after=60)
     assert not failed and "in progress" in line, line
+
+
+def test_a_call_waiting_on_jobs_follows_power_stored_meanwhile(harness, at) -> None:
+    """Issue 10: while this call waits on Disable jobs (holding those hosts' locks),
+    another call stores the UPS on mains: this call brings the hosts back itself."""
+    from check_dell_ups.maintenance.records import UpsRecord
+    h = harness()
+    h.scvmm.job_polls = 3
+    stored: list[bool] = []
+    options = h.options(at)
+    plain_sleep = options["sleep"]
+
+    def sleep(seconds: float) -> None:
+        plain_sleep(seconds)
+        if not stored:
+            StateStore(h.state_dir).save_ups("ups-a", UpsRecord(
+                power="mains", since=at(1), last_event_at=at(1), last_on_battery=0.0))
+            stored.append(True)
+
+    options["sleep"] = sleep
+    store = StateStore(h.state_dir)
+    log = HandlerLog(str(h.state_dir / "maintenance.log"), use_syslog=False)
+    event = Event(ups="ups-a", service_state="CRITICAL", metrics=parse_perfdata(ON_BATTERY_LONG))
+    line, failed = handle_event(h.config, store, log, event, connect=h.connect,
+                                deadline=h.monotonic + 50, now=at(0), **options)
+    log.close()
+    assert not failed, line
+    assert not h.scvmm.hosts[H1]["maintenance"] and not h.scvmm.hosts[H2]["maintenance"]
+    assert h.host(H1).phase == "normal" and h.host(H2).phase == "normal"
+
+
+def test_incident_7_a_disable_whose_job_id_was_lost_is_not_sent_twice(harness, at) -> None:
+    """Issue 10 (3 of 212 crash trials): a kill or a dropped link after sending a Disable
+    and before saving its job id; the next call found the host not yet in maintenance
+    and sent a second Disable job for it."""
+    base = inventory()
+    h = harness(scvmm=DroppingScvmm(hosts=base.hosts, vms=base.vms, job_polls=3))
+    _line, failed = h.event(at, ON_BATTERY_LONG)
+    assert failed and len(h.disables()) == 1
+    line, failed = h.event(at, ON_BATTERY_LONG, after=15)
+    assert len(h.disables()) == 1, line
+    assert not failed and "in progress" in line
+    h.scvmm.finish_all_jobs()
+    h.scvmm.get_jobs(list(h.scvmm.jobs))  # the lost jobs end
+    line, failed = h.event(at, ON_BATTERY_LONG, after=30)
+    assert not failed and len(h.disables()) == 1, line
+    assert (h.host(H1).phase, h.host(H1).ours) == ("maintenance", True)
+
+
+def test_a_lost_disable_that_never_shows_gets_the_one_save_fallback(harness, at) -> None:
+    base = inventory()
+    h = harness(scvmm=DroppingScvmm(hosts=base.hosts, vms=base.vms, job_polls=10**6))
+    h.event(at, ON_BATTERY_LONG)
+    h.scvmm.jobs.clear()  # the lost jobs vanished: nothing will put the hosts there
+    h.event(at, ON_BATTERY_LONG, after=15)
+    assert len(h.disables()) == 1
+    h.scvmm.__class__ = MemoryScvmm  # the link holds again
+    h.scvmm.job_polls = 1
+    line, failed = h.event(at, ON_BATTERY_LONG, after=200)
+    assert h.disables()[1:] == [{H1: False, H2: False}], line  # save mode, once
+    assert not failed and h.scvmm.hosts[H1]["maintenance"]
+
+
+class DroppingEnableScvmm(MemoryScvmm):
+    """Starts the Enable jobs, then loses the link before their ids reach us."""
+
+    def enable_hosts(self, names):
+        super().enable_hosts(names)
+        raise ScvmmUnreachable("SCVMM 127.0.0.1:1: cannot connect: the server closed the "
+                               "connection")
+
+
+def test_incident_8_a_lost_enable_never_enables_a_host_an_admin_disabled_since(harness,
+                                                                               at) -> None:
+    """Issue 10's race: power returns, our Enable is sent, the link drops before its job
+    id arrives; the Enable lands; an admin then puts the host into maintenance; the next
+    --retry-pending enabled it again, undoing the admin's maintenance."""
+    base = inventory()
+    h = harness(scvmm=DroppingEnableScvmm(hosts=base.hosts, vms=base.vms, job_polls=3))
+    h.event(at, ON_BATTERY_LONG)
+    assert h.scvmm.hosts[H1]["maintenance"] and h.scvmm.hosts[H2]["maintenance"]
+    _line, failed = h.event(at, ON_MAINS, state="OK", after=60)
+    assert failed and h.scvmm.calls_of("enable_hosts") == [[H1, H2]]
+    h.scvmm.finish_all_jobs()
+    h.scvmm.get_jobs(list(h.scvmm.jobs))  # the Enables land
+    assert not h.scvmm.hosts[H1]["maintenance"]
+    h.scvmm.hosts[H1]["maintenance"] = True  # an admin's maintenance
+    for after in (30, 600, 3600):
+        h.seconds += after
+        h.retry(at)
+        assert h.scvmm.hosts[H1]["maintenance"], h.lines
+    assert h.scvmm.calls_of("enable_hosts") == [[H1, H2]]
+    assert (h.host(H1).phase, h.host(H1).ours) == ("admin", False)
+    assert h.host(H2).phase == "normal" and not h.scvmm.hosts[H2]["maintenance"]

@@ -182,3 +182,116 @@ def test_killed_writer_leaves_a_readable_file(tmp_path: Path) -> None:
     # A temp file may survive a kill; it is never read as state.
     assert all(p.name.startswith(".") for p in leftovers)
     assert os.path.exists(tmp_path / "hosts" / "hv01.example.com.json")
+
+
+# --- issue 10: hostile files, leftovers, full disk ------------------------------------------
+
+def _host_file(tmp_path: Path) -> Path:
+    path = StateStore(tmp_path).host_path("hv01.example.com")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def test_a_state_file_linked_elsewhere_is_neither_read_nor_copied(tmp_path: Path) -> None:
+    secret = tmp_path / "shadow"
+    secret.write_text('{"version": 1, "record": {"phase": "maintenance"}}')
+    path = _host_file(tmp_path)
+    path.symlink_to(secret)
+    with pytest.raises(CorruptStateError, match="symbolic link: not followed") as caught:
+        StateStore(tmp_path).load_host("hv01.example.com")
+    assert "\n" not in str(caught.value)
+    assert not list(path.parent.glob("*.corrupt-*"))
+
+
+def test_a_fifo_as_state_file_does_not_block(tmp_path: Path) -> None:
+    path = _host_file(tmp_path)
+    os.mkfifo(path)
+    started = time.monotonic()
+    with pytest.raises(CorruptStateError, match="not a regular file"):
+        StateStore(tmp_path).load_host("hv01.example.com")
+    assert time.monotonic() - started < 2
+
+
+@pytest.mark.parametrize("content", [
+    b'{"version": 1, "record": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+    b'{"version": 1, "record": {"phase": "normal", "history": [' + b"1" * 5000 + b"]}}",
+    b'{"version": 1, "record": {"since": ' + b"1" * 5000 + b"}}",
+])
+def test_deep_or_huge_json_is_one_line_and_copied_aside(tmp_path: Path, content: bytes) -> None:
+    """Old code: RecursionError / ValueError escaped, nothing copied aside."""
+    path = _host_file(tmp_path)
+    path.write_bytes(content)
+    with pytest.raises(CorruptStateError, match="corrupt") as caught:
+        StateStore(tmp_path).load_host("hv01.example.com")
+    assert "\n" not in str(caught.value) and len(str(caught.value)) < 500
+    copies = list(path.parent.glob("hv01.example.com.json.corrupt-*"))
+    assert len(copies) == 1 and copies[0].read_bytes() == content
+
+
+def test_a_huge_state_file_is_not_read_whole(tmp_path: Path) -> None:
+    path = _host_file(tmp_path)
+    with path.open("wb") as handle:
+        handle.truncate(64 << 20)  # sparse: 64 MiB of zeros
+    with pytest.raises(CorruptStateError, match=r"corrupt .*more than"):
+        StateStore(tmp_path).load_host("hv01.example.com")
+
+
+def test_temp_files_left_by_a_killed_writer_are_removed(tmp_path: Path) -> None:
+    """Old code: a kill between mkstemp and rename left .NAME.json.XXXX.tmp forever."""
+    store = StateStore(tmp_path)
+    store.save_host("hv01.example.com", HostRecord())
+    directory = store.host_path("hv01.example.com").parent
+    stale = directory / ".hv01.example.com.json.abcd1234.tmp"
+    fresh = directory / ".hv02.example.com.json.efgh5678.tmp"
+    stale.write_bytes(b"half")
+    fresh.write_bytes(b"being written")
+    os.utime(stale, (time.time() - 3600, time.time() - 3600))
+    store.save_host("hv01.example.com", HostRecord(phase="entering"))
+    assert not stale.exists()
+    assert fresh.exists()  # a live writer's file is left alone
+
+
+def test_names_too_long_for_a_file_name_are_refused(tmp_path: Path) -> None:
+    from check_dell_ups.maintenance.state import StateError, name_fits
+    long_name = "ü" * 100  # 100 characters, 600 bytes once percent-encoded
+    assert not name_fits(long_name) and name_fits("ups-rack1")
+    with pytest.raises(StateError, match="too long"):
+        StateStore(tmp_path).save_ups(long_name, UpsRecord())
+
+
+def test_a_full_disk_keeps_the_ups_record_in_its_reserve(tmp_path: Path, monkeypatch, at) -> None:
+    """The event is the UPS record: with the disk full it still lands (in the reserve file
+    preallocated when there was space) and the next read sees it."""
+    import check_dell_ups.maintenance.state as state
+    store = StateStore(tmp_path)
+    store.save_ups("ups-a", UpsRecord(power="battery", last_event_at=at(0), called=True))
+
+    def full(path: Path, payload: bytes) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(state, "atomic_write", full)
+    mains = UpsRecord(power="mains", last_event_at=at(60), since=at(60), last_on_battery=0.0)
+    store.save_ups("ups-a", mains)
+    assert StateStore(tmp_path).load_ups("ups-a") == mains
+    monkeypatch.undo()
+    # Space again: the file takes over, newer than the reserve.
+    later = UpsRecord(power="battery", last_event_at=at(120))
+    store.save_ups("ups-a", later)
+    assert StateStore(tmp_path).load_ups("ups-a") == later
+
+
+def test_a_torn_reserve_is_ignored(tmp_path: Path, at) -> None:
+    store = StateStore(tmp_path)
+    record = UpsRecord(power="battery", last_event_at=at(0))
+    store.save_ups("ups-a", record)
+    reserve = store.ups_path("ups-a").with_suffix(".reserve")
+    reserve.write_bytes(b"0000004000000000{garbage")
+    assert StateStore(tmp_path).load_ups("ups-a") == record
+
+
+def test_host_locks_let_other_hosts_go_on(tmp_path: Path) -> None:
+    first, second = StateStore(tmp_path), StateStore(tmp_path)
+    with first.hosts_locked(["hv01.example.com", "hv02.example.com"], 1) as (locked, busy):
+        assert sorted(locked) == ["hv01.example.com", "hv02.example.com"] and not busy
+        with second.hosts_locked(["hv02.example.com", "hv03.example.com"], 0.2) as (l2, b2):
+            assert l2 == ["hv03.example.com"] and b2 == ["hv02.example.com"]
