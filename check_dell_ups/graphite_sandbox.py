@@ -57,6 +57,7 @@ class GraphiteSandbox(contextlib.AbstractContextManager):
         self.query_port = _free_port()
         self.web_port = _free_port()
         self._processes: list[subprocess.Popen[bytes]] = []
+        self._logs: list[Any] = []  # the daemons' output files, closed by stop()
 
     @property
     def url(self) -> str:
@@ -131,7 +132,8 @@ class GraphiteSandbox(contextlib.AbstractContextManager):
         return self
 
     def _spawn(self, argv: list[str], name: str, env: dict[str, str] | None = None) -> None:
-        log = open(self.root / "log" / f"{name}.out", "wb")  # noqa: SIM115 - kept open
+        log = open(self.root / "log" / f"{name}.out", "wb")  # noqa: SIM115 - closed by stop()
+        self._logs.append(log)
         self._processes.append(subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
                                                 env=env, start_new_session=True))
 
@@ -194,6 +196,9 @@ class GraphiteSandbox(contextlib.AbstractContextManager):
                     os.killpg(process.pid, signal.SIGKILL)
                 process.wait(timeout=5)
         self._processes = []
+        for log in self._logs:
+            log.close()
+        self._logs = []
 
     def __enter__(self) -> GraphiteSandbox:
         return self.start()

@@ -138,7 +138,8 @@ def _error_text(error: JobError | None) -> str:
     return "NoError (0)" if error is None else f"{error.code_name} ({error.code})"
 
 
-def _task(model: VmmModel) -> WireType:
+def task_wire_type(model: VmmModel) -> WireType:
+    """The Task (job) wire type: its progress comes from the model's clock."""
     return WireType(
         type_names=(vmm.TASK_TYPE, CLIENT_OBJECT_TYPE, "System.Object"),
         to_string=lambda job: job.cmdlet,
@@ -202,7 +203,7 @@ def vm_object(vm: Vm) -> PSObject:
 
 
 def job_object(model: VmmModel, job: Job) -> PSObject:
-    return wire_object(_task(model), job)
+    return wire_object(task_wire_type(model), job)
 
 
 def error_info_object(job: Job) -> PSObject | None:
@@ -212,7 +213,3 @@ def error_info_object(job: Job) -> PSObject | None:
 
 def server_connection_object(name: str) -> PSObject:
     return wire_object(SERVER_CONNECTION, name)
-
-
-def task_wire_type(model: VmmModel) -> WireType:
-    return _task(model)

@@ -45,6 +45,7 @@ class World:
     workspace: Workspace
     config: Path
     env: dict[str, str] = field(default_factory=dict)
+    last_retry: float = 0.0  # monotonic time of the last --retry-pending
 
     def flags(self) -> dict[str, bool]:
         return maintenance_flags(self.fake.snapshot())
@@ -77,8 +78,8 @@ class World:
     def retry_pending_now(self) -> None:
         """One --retry-pending, at most every 5 s (the shipped timer runs every minute)."""
         now = time.monotonic()
-        if now - getattr(self, "_last_retry", 0.0) >= 5:
-            self._last_retry = now
+        if now - self.last_retry >= 5:
+            self.last_retry = now
             self.handler("--retry-pending")
 
     def settle_with_retry_pending(self, timeout: float = 60) -> None:
