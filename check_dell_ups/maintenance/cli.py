@@ -35,6 +35,7 @@ from check_dell_ups.maintenance.event import (
     parse_perfdata,
 )
 from check_dell_ups.maintenance.failures import record_failure
+from check_dell_ups.maintenance.icinga_api import update_icinga
 from check_dell_ups.maintenance.log import PROGRAM, HandlerLog
 from check_dell_ups.maintenance.ownership import access_problems, foreign_owner
 from check_dell_ups.maintenance.policy import TARGET_HOLD, Decision, decide
@@ -221,8 +222,12 @@ def _main(argv: Sequence[str] | None) -> int:
     if refusal:
         return _say_failure(f"{PROGRAM}: {refusal}; nothing done", argv, ups=args.ups)
     log = HandlerLog(config.maintenance.log_file, prefix="dry-run: " if args.dry_run else "")
+    deadline = time.monotonic() + config.maintenance.budget
     try:
         line, failed = _run(args, config, store, log)
+        # After the SCVMM work, with what is left of the budget; never changes the result.
+        icinga_note = update_icinga(config, store, log, deadline=deadline, dry_run=args.dry_run)
+        line = f"{line}; {icinga_note}" if icinga_note else line
     finally:
         log.close()
     if log.problem:

@@ -6,10 +6,12 @@ from the event handler's output alone. Nothing here touches SCVMM or the state.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import stat
 import sys
+import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -77,10 +79,33 @@ class MaintenanceConfig:
 
 
 @dataclass(frozen=True)
+class IcingaConfig:
+    """The optional [icinga] table: downtimes and a comment through Icinga 2's REST API."""
+
+    host: str  # of the API URL (a DNS name, or an IP address without brackets)
+    port: int
+    username: str
+    password_file: str
+    ca_file: str | None  # None: the system's CAs
+    downtime_hours: float
+    # UPS name (as the event names it) -> its Icinga host name; absent: the same name.
+    ups_hosts: Mapping[str, str]
+    # SCVMM host name or VM ID -> Icinga host name; absent: the same name.
+    host_names: Mapping[str, str]
+
+    def ups_host(self, ups: str) -> str:
+        return self.ups_hosts.get(ups, ups)
+
+    def icinga_name(self, scvmm_name: str) -> str:
+        return self.host_names.get(scvmm_name.lower(), scvmm_name)
+
+
+@dataclass(frozen=True)
 class Config:
     scvmm: ScvmmConfig
     maintenance: MaintenanceConfig
     ups: Mapping[str, UpsConfig]
+    icinga: IcingaConfig | None = None  # off when the table is absent
 
     def ups_of_host(self, host: str) -> tuple[str, ...]:
         """Every configured UPS that feeds this host (redundant feeds give several)."""
@@ -125,7 +150,7 @@ def load_config(path: str | os.PathLike[str]) -> Config:
 
 
 def parse_config(raw: Mapping[str, Any]) -> Config:
-    _reject_unknown(raw, "", {"scvmm", "maintenance", "ups"})
+    _reject_unknown(raw, "", {"scvmm", "maintenance", "ups", "icinga"})
     scvmm = _parse_scvmm(_table(raw, "scvmm", required=True))
     maintenance = _parse_maintenance(_table(raw, "maintenance", required=False))
     ups_tables = _table(raw, "ups", required=True)
@@ -136,7 +161,8 @@ def parse_config(raw: Mapping[str, Any]) -> Config:
                          maintenance)
         for name in ups_tables
     }
-    config = Config(scvmm=scvmm, maintenance=maintenance, ups=ups)
+    icinga = _parse_icinga(raw["icinga"], ups) if "icinga" in raw else None
+    config = Config(scvmm=scvmm, maintenance=maintenance, ups=ups, icinga=icinga)
     if scvmm.vmm_host is not None and scvmm.vmm_host not in config.all_hosts():
         raise ConfigError(
             f"scvmm.vmm_host: {scvmm.vmm_host!r} is not among the hosts of any [ups] table"
@@ -236,7 +262,7 @@ def _parse_ups(name: str, table: Mapping[str, Any], defaults: MaintenanceConfig)
     return UpsConfig(name=name, hosts=tuple(hosts), timer=timer, mode=mode)
 
 
-def _check_password_file(path: str) -> None:
+def _check_password_file(path: str, key: str = "scvmm.password_file") -> None:
     """A password file others can read is refused; a missing one is not a config error
     (the environment variable may carry the password)."""
     try:
@@ -245,11 +271,11 @@ def _check_password_file(path: str) -> None:
         return
     except OSError as error:
         raise ConfigError(
-            f"scvmm.password_file: cannot stat {path}: {error.strerror or error}"
+            f"{key}: cannot stat {path}: {error.strerror or error}"
         ) from None
     if mode & (stat.S_IROTH | stat.S_IWOTH):
         raise ConfigError(
-            f"scvmm.password_file: {path} is accessible by others (mode "
+            f"{key}: {path} is accessible by others (mode "
             f"{stat.S_IMODE(mode):04o}); run chmod o-rwx on it"
         )
 
@@ -277,6 +303,105 @@ def read_password(scvmm: ScvmmConfig, environ: Mapping[str, str] | None = None) 
     password = password.removesuffix("\n").removesuffix("\r")
     if not password:
         raise ConfigError(f"scvmm.password_file: {scvmm.password_file} is empty")
+    return password
+
+
+ICINGA_DEFAULT_PORT = 5665
+# Long, because the handler removes its downtimes itself when power returns; it only
+# bounds how long a downtime outlives a handler that is never called again.
+ICINGA_DOWNTIME_HOURS = 24
+
+
+def _parse_icinga(value: Any, ups: Mapping[str, UpsConfig]) -> IcingaConfig:
+    if not isinstance(value, dict):
+        raise ConfigError("icinga: must be a table")
+    table: Mapping[str, Any] = value
+    _reject_unknown(table, "icinga", {
+        "url", "username", "password_file", "ca_file", "downtime_hours", "ups_hosts",
+        "host_names",
+    })
+    host, port = _icinga_url(_get(table, "icinga", "url", str, required=True))
+    username = _get(table, "icinga", "username", str, required=True)
+    if not username.strip() or any(ord(char) < 32 for char in username) or ":" in username:
+        raise ConfigError("icinga.username: must be a non-empty ApiUser name without ':'")
+    password_file = _path(_get(table, "icinga", "password_file", str, required=True),
+                          "icinga.password_file")
+    _check_password_file(password_file, "icinga.password_file")
+    ca_file = _get(table, "icinga", "ca_file", str, default=None)
+    if ca_file is not None:
+        if not ca_file.strip():
+            raise ConfigError("icinga.ca_file: must not be empty (leave it out for the "
+                              "system's CAs)")
+        _path(ca_file, "icinga.ca_file")
+    hours = table.get("downtime_hours", ICINGA_DOWNTIME_HOURS)
+    if isinstance(hours, bool) or not isinstance(hours, (int, float)) \
+            or not 1 <= hours <= 24 * 366:
+        raise ConfigError("icinga.downtime_hours: must be hours between 1 and 8784")
+    ups_hosts = _name_map(table, "ups_hosts")
+    for name in ups_hosts:
+        if name not in ups:
+            raise ConfigError(f"icinga.ups_hosts: {name!r} is not a configured UPS (no "
+                              f"[ups.\"{name}\"] table)")
+    host_names = {key.lower().rstrip("."): icinga
+                  for key, icinga in _name_map(table, "host_names").items()}
+    return IcingaConfig(host=host, port=port, username=username, password_file=password_file,
+                        ca_file=ca_file, downtime_hours=float(hours), ups_hosts=ups_hosts,
+                        host_names=host_names)
+
+
+def _icinga_url(url: str) -> tuple[str, int]:
+    """https://HOST[:PORT][/]: Icinga 2's API speaks only HTTPS, so nothing else."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        port = parts.port
+        host = parts.hostname
+    except ValueError as error:
+        raise ConfigError(f"icinga.url: {url!r} is not a URL: {error}") from None
+    if parts.scheme != "https":
+        raise ConfigError(f"icinga.url: {url!r} must start with https:// (Icinga 2's API "
+                          "speaks only HTTPS)")
+    if parts.username is not None or parts.password is not None:
+        raise ConfigError("icinga.url: must not carry a user or password (use "
+                          "icinga.username and icinga.password_file)")
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise ConfigError(f"icinga.url: {url!r} must be only https://HOST[:PORT]")
+    if not host:
+        raise ConfigError(f"icinga.url: {url!r} names no host")
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        host = _host_name(host, "icinga.url")
+    return host, port or ICINGA_DEFAULT_PORT
+
+
+def _name_map(table: Mapping[str, Any], key: str) -> dict[str, str]:
+    value = table.get(key, {})
+    if not isinstance(value, dict):
+        raise ConfigError(f"icinga.{key}: must be a table of \"name\" = \"Icinga host name\"")
+    names: dict[str, str] = {}
+    for name, icinga in value.items():
+        if not isinstance(icinga, str) or not icinga or "!" in icinga \
+                or any(ord(char) < 32 for char in icinga):
+            raise ConfigError(f"icinga.{key}.{name}: must be an Icinga host name (a "
+                              "non-empty string without '!' or control characters)")
+        names[name] = icinga
+    return names
+
+
+def read_icinga_password(icinga: IcingaConfig) -> str:
+    """The Icinga ApiUser's password, from icinga.password_file only (its trailing
+    newline stripped), checked as the SCVMM password file is."""
+    _check_password_file(icinga.password_file, "icinga.password_file")
+    try:
+        password = read_small_file(icinga.password_file, MAX_PASSWORD_BYTES).decode("utf-8")
+    except (OSError, UnicodeDecodeError, UnreadableFileError) as error:
+        reason = getattr(error, "strerror", None) or (
+            str(error) if isinstance(error, UnreadableFileError) else type(error).__name__)
+        raise ConfigError(f"icinga.password_file {icinga.password_file} cannot be read: "
+                          f"{reason}") from None
+    password = password.removesuffix("\n").removesuffix("\r")
+    if not password:
+        raise ConfigError(f"icinga.password_file: {icinga.password_file} is empty")
     return password
 
 
