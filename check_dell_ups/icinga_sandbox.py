@@ -17,6 +17,7 @@ import pwd
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -246,13 +247,21 @@ class _Sandbox:
 
 class IcingaSandbox(_Sandbox):
     """Icinga 2 with the shipped dell_ups_commands.conf, dell_ups_templates.conf and
-    dell_ups_services.conf."""
+    dell_ups_services.conf.
+
+    api=True adds its REST API: an ApiListener on 127.0.0.1 (a free port: api_port),
+    node name "localhost", certificates from `icinga2 pki` in DataDir/certs (the CA:
+    api_ca_file). The caller's objects define the ApiUser(s)."""
 
     name = ICINGA2
+    API_NODE = "localhost"  # the certificate's name: https://localhost:PORT verifies
 
     def __init__(self, root: Path, objects: str, plugins: Path | None = None,
-                 env: Mapping[str, str] | None = None, conf: Path | None = None) -> None:
+                 env: Mapping[str, str] | None = None, conf: Path | None = None, *,
+                 api: bool = False) -> None:
         super().__init__(root, objects, plugins, env)
+        self.api = api
+        self.api_port = _free_port() if api else None
         self.conf = conf or conf_dir()
         user, group = _current_user_and_group()
         self.env.setdefault("ICINGA2_USER", user)
@@ -263,6 +272,43 @@ class IcingaSandbox(_Sandbox):
         self.config_file = self.dirs["ConfigDir"] / "icinga2.conf"
         self.compat_dir = self.dirs["LogDir"] / "compat"
         self.main_log = self.dirs["LogDir"] / "icinga2.log"
+        self.api_ca_file = self.dirs["DataDir"] / "certs" / "ca.crt"
+
+    @property
+    def api_url(self) -> str:
+        return f"https://{self.API_NODE}:{self.api_port}"
+
+    def _api_objects(self) -> str:
+        if not self.api:
+            return ""
+        self._make_certificates()
+        return (f'const NodeName = "{self.API_NODE}"\n'
+                "object Endpoint NodeName { }\n"
+                'object Zone "master" { endpoints = [ NodeName ] }\n'
+                'object ApiListener "api" {\n\tbind_host = "127.0.0.1"\n'
+                f"\tbind_port = {self.api_port}\n}}\n")
+
+    def _make_certificates(self) -> None:
+        """A CA and the node's certificate, as `icinga2 node setup` would make them."""
+        certs = self.api_ca_file.parent
+        node = certs / f"{self.API_NODE}.crt"
+        if node.exists():
+            return
+        certs.mkdir(parents=True, exist_ok=True)
+        data_dir = f"-DDataDir={self.dirs['DataDir']}"
+        key, csr = certs / f"{self.API_NODE}.key", certs / f"{self.API_NODE}.csr"
+        for command in (
+                [ICINGA2, "pki", "new-ca", data_dir],
+                [ICINGA2, "pki", "new-cert", "--cn", self.API_NODE, "--key", str(key),
+                 "--csr", str(csr)],
+                [ICINGA2, "pki", "sign-csr", data_dir, "--csr", str(csr), "--cert",
+                 str(node)]):
+            result = subprocess.run(command, env=self.env, capture_output=True, text=True,
+                                    timeout=60, check=False)
+            if result.returncode != 0:
+                raise SandboxError(f"icinga2 pki {command[2]} failed: "
+                                   f"{(result.stdout + result.stderr).strip()[-300:]}")
+        shutil.copyfile(self.dirs["DataDir"] / "ca" / "ca.crt", self.api_ca_file)
 
     def write_config(self) -> None:
         for directory in self.dirs.values():
@@ -281,6 +327,7 @@ class IcingaSandbox(_Sandbox):
             f'\tlog_dir = "{self.compat_dir}"\n\trotation_method = "DAILY"\n}}\n'
             'object FileLogger "main-log" {\n'
             f'\tseverity = "notice"\n\tpath = "{self.main_log}"\n}}\n'
+            f"{self._api_objects()}"
             f"{self.objects}\n"
         )
 
@@ -446,6 +493,12 @@ def _command_lines() -> list[bytes]:
             with contextlib.suppress(OSError):
                 lines.append((entry / "cmdline").read_bytes())
     return lines
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def _log_mentions_since(path: Path, text: str, offset: int) -> bool:

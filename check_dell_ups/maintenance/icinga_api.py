@@ -8,12 +8,15 @@ failures never change the handler's exit code: one log line, one note in the sum
 
 The API facts used here were checked against Icinga 2.13.6 (Debian 12):
 - POST /v1/objects/{hosts,downtimes,comments} with `X-HTTP-Method-Override: GET` and a
-  JSON body {filter, filter_vars, attrs}; results[].name is the full object name.
-- actions/schedule-downtime on a filter that matches nothing answers HTTP 500 with
-  empty results; with all_services=true it also puts the host's services into child
-  downtimes (attribute `parent`), which remove-downtime of the host's removes too.
-- remove-downtime / remove-comment of an object already gone: HTTP 404 "No objects
-  found." (a concurrent call removed it: done).
+  JSON body {filter, filter_vars, attrs}: a filter that matches nothing gives HTTP 200
+  and empty results; results[].name is the full object name ("host!uuid").
+- An ApiUser without the permission a request needs gets HTTP 404 "No objects found."
+  (not 403), for queries and actions alike: here always an error naming the permission.
+- An action whose filter matches nothing (permitted) answers HTTP 500 with empty
+  results. Removals go by filter on `__name`, so "already gone" (a concurrent call
+  removed it: done) and "not permitted" (404) are told apart.
+- schedule-downtime with all_services=true also puts the host's services into child
+  downtimes (attribute `parent`); remove-downtime of the host's removes them too.
 - A wrong password: HTTP 401 with an HTML body.
 """
 
@@ -141,48 +144,50 @@ class IcingaApi:
             self._action("add-comment", target)
 
     def remove(self, item: Present) -> None:
-        if item.note.kind == DOWNTIME:
-            self._action("remove-downtime", {"type": "Downtime", "downtime": item.name},
-                         gone_is_done=True)
-        else:
-            self._action("remove-comment", {"type": "Comment", "comment": item.name},
-                         gone_is_done=True)
+        kind = "downtime" if item.note.kind == DOWNTIME else "comment"
+        self._action(f"remove-{kind}", {"type": kind.capitalize(),
+                                        "filter": f"{kind}.__name == name",
+                                        "filter_vars": {"name": item.name}},
+                     gone_is_done=True)
 
     # --- the wire ------------------------------------------------------------------------
 
     def _query(self, collection: str, kind: str, filter_: str, filter_vars: dict[str, Any],
                attrs: list[str]) -> list[dict[str, Any]]:
         self.used.add(f"objects/query/{kind}")
+        permission = f"objects/query/{kind}"
         status, reply = self._request(f"/v1/objects/{collection}", {
             "filter": filter_, "filter_vars": filter_vars, "attrs": attrs,
         }, method_override="GET")
-        if status == 404:  # nothing matched (an objects query may say so)
-            return []
-        results = self._results(status, reply, f"reading {collection}")
+        results = self._results(status, reply, f"reading {collection}", permission)
         return [item for item in results if isinstance(item, dict)
                 and isinstance(item.get("name"), str)]
 
     def _action(self, action: str, body: dict[str, Any], *, gone_is_done: bool = False) -> None:
-        self.used.add(f"actions/{action}")
+        permission = f"actions/{action}"
+        self.used.add(permission)
         status, reply = self._request(f"/v1/actions/{action}", body)
-        if gone_is_done and status == 404:
-            return
-        results = self._results(status, reply, action, empty_ok=False)
+        if gone_is_done and status == 500 and _results_of(reply) == []:
+            return  # removed meanwhile (by a concurrent call, or by an admin)
+        results = self._results(status, reply, action, permission, empty_ok=False)
         for result in results:
             code = result.get("code") if isinstance(result, dict) else None
             if code != 200:
                 raise IcingaError(f"{action}: {_status_text(result) or f'code {code}'}")
 
-    def _results(self, status: int, reply: Any, what: str, *,
+    def _results(self, status: int, reply: Any, what: str, permission: str, *,
                  empty_ok: bool = True) -> list[Any]:
         if status == 401:
             raise IcingaError("authentication refused (HTTP 401): check icinga.username "
                               "and icinga.password_file")
-        results = reply.get("results") if isinstance(reply, dict) else None
+        results = _results_of(reply)
         if status == 200 and isinstance(results, list) and (results or empty_ok):
             return results
         if status == 500 and results == []:
             raise IcingaError(f"{what}: no such Icinga object")
+        if status in (403, 404):
+            raise IcingaError(f"{what}: HTTP {status} {_status_text(reply) or 'refused'} "
+                              f"(does the ApiUser have the permission {permission}?)")
         reason = _status_text(reply) or ("no results" if status == 200 else "")
         raise IcingaError(f"{what}: HTTP {status}" + (f": {reason}" if reason else ""))
 
@@ -294,6 +299,10 @@ def _apply(api: IcingaApi, steps: Plan, log: HandlerLog, *, dry_run: bool,
             continue
         api.remove(item)
         log.info(f"Icinga: {item.note.kind} removed from {item.note.host} ({item.name})")
+
+
+def _results_of(reply: Any) -> Any:
+    return reply.get("results") if isinstance(reply, dict) else None
 
 
 def _status_text(reply: Any) -> str:
