@@ -97,7 +97,6 @@ class IcingaApi:
                 or type(error).__name__
             raise IcingaError(f"icinga.ca_file {icinga.ca_file}: cannot be used: "
                               f"{reason}") from None
-        self.used: set[str] = set()  # the permissions the requests made so far needed
 
     # --- what the handler asks ---------------------------------------------------------
 
@@ -154,7 +153,6 @@ class IcingaApi:
 
     def _query(self, collection: str, kind: str, filter_: str, filter_vars: dict[str, Any],
                attrs: list[str]) -> list[dict[str, Any]]:
-        self.used.add(f"objects/query/{kind}")
         permission = f"objects/query/{kind}"
         status, reply = self._request(f"/v1/objects/{collection}", {
             "filter": filter_, "filter_vars": filter_vars, "attrs": attrs,
@@ -165,7 +163,6 @@ class IcingaApi:
 
     def _action(self, action: str, body: dict[str, Any], *, gone_is_done: bool = False) -> None:
         permission = f"actions/{action}"
-        self.used.add(permission)
         status, reply = self._request(f"/v1/actions/{action}", body)
         if gone_is_done and status == 500 and _results_of(reply) == []:
             return  # removed meanwhile (by a concurrent call, or by an admin)
