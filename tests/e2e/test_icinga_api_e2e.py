@@ -13,7 +13,10 @@ import json
 import os
 import re
 import shutil
+import socket
 import ssl
+import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -202,3 +205,95 @@ def test_outage_shows_in_icinga_as_downtimes_and_a_comment_then_goes(world, icin
     assert result.stdout.startswith("retry-pending: nothing pending; Icinga not updated: "
                                     "authentication refused (HTTP 401)"), result.stdout
     assert "wrong" not in world.workspace.handler_log.read_text()
+
+
+# --- Icinga's API failing never stops or delays the SCVMM work --------------------------
+
+BUDGET = 6  # room for the SCVMM work and then for Icinga's part
+
+
+class TricklingApi:
+    """A TLS server that answers headers at once, then one byte every 0.1 s, forever."""
+
+    def __init__(self, directory: Path) -> None:
+        self.cert, key = directory / "trickle.crt", directory / "trickle.key"
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+                        "-days", "2", "-subj", "/CN=localhost", "-addext",
+                        "subjectAltName=DNS:localhost", "-keyout", str(key), "-out",
+                        str(self.cert)], check=True, capture_output=True, timeout=60)
+        self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.context.load_cert_chain(str(self.cert), str(key))
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.stopped = threading.Event()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                connection, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._trickle, args=(connection,), daemon=True).start()
+
+    def _trickle(self, connection: socket.socket) -> None:
+        try:
+            with self.context.wrap_socket(connection, server_side=True) as tls:
+                tls.recv(65536)
+                tls.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n{")
+                while not self.stopped.wait(0.1):
+                    tls.sendall(b" ")
+        except OSError:
+            pass
+        finally:
+            connection.close()
+
+    def close(self) -> None:
+        self.stopped.set()
+        self.listener.close()
+
+
+def closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.mark.parametrize("failure, reason", [
+    ("down", "connection refused (is the ApiListener running?)"),
+    ("trickling", "no answer within the handler's budget"),
+])
+def test_icinga_failing_leaves_the_scvmm_work_and_its_result_alone(world, tmp_path: Path,
+                                                                   failure: str,
+                                                                   reason: str) -> None:
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed")
+    trickling = TricklingApi(tmp_path)
+    try:
+        port = closed_port() if failure == "down" else trickling.port
+        password_file = world.workspace.path / "icinga-api.password"
+        write_secret(password_file, API_PASSWORD)
+        world.workspace.write_handler_config(world.fake.port, timer=TIMER, budget=BUDGET,
+                                             with_password_file=True)
+        with open(world.config, "a") as config:
+            config.write(icinga_table(f"https://localhost:{port}", trickling.cert,
+                                      password_file))
+        started = time.monotonic()
+        result = world.handler("--ups", UPS_NAME, "--state", "CRITICAL",
+                               "--perfdata", f"on_battery={TIMER + 60}s charge=90%")
+        elapsed = time.monotonic() - started
+    finally:
+        trickling.close()
+    # The SCVMM work was done: every fed host was sent its Disable (the vmm_host last).
+    assert world.disable_and_enable_calls()[0] >= len(FED_HOSTS), world.fake.calls
+    assert result.returncode == 0, result.stdout
+    assert result.stdout.count("\n") == 1
+    assert result.stdout.rstrip("\n").endswith(f"; Icinga not updated: {reason}"), \
+        result.stdout
+    print(f"{failure}: {elapsed:.1f} s: {result.stdout.strip()}")
+    assert elapsed <= BUDGET + 2.5, elapsed  # the budget, and slack for process start-up
+    log = world.workspace.handler_log.read_text()
+    assert [line for line in log.splitlines() if "Icinga" in line] == [
+        line for line in log.splitlines() if line.endswith(f"Icinga not updated: {reason}")]
+    assert log.count("Icinga not updated") == 1
+    assert API_PASSWORD not in log and API_PASSWORD not in result.stdout
