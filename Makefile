@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo demo-icinga test lint bench install clean
+.PHONY: demo demo-icinga test lint bench install man clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,10 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/pytest
 
+# The man pages of the three programs, from their --help (Debian package help2man).
+man: $(STAMP)
+	$(BIN)/python tools/build_man_pages.py $(BIN) man
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
@@ -34,4 +38,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_handler.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build man *.egg-info

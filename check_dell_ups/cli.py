@@ -16,9 +16,9 @@ from typing import NoReturn
 
 from nagiosplugin import guarded
 
-from check_dell_ups import __version__
 from check_dell_ups.extra_opts import ExtraOptsError, expand
 from check_dell_ups.output import unknown
+from check_dell_ups.program_help import HelpShown, ProgramText, add_help_and_version, asked_for
 from check_dell_ups.thresholds import (
     DEFAULT_MAINTENANCE_TIMER,
     LABELS,
@@ -95,17 +95,41 @@ def _choice(choices: Sequence[str]):
     return convert
 
 
+PROGRAM = ProgramText(
+    name="check_dell_ups",
+    summary="check a Dell or RFC 1628 UPS over SNMP (Icinga 2 / Nagios plugin)",
+    description="Check a Dell (or any RFC 1628) UPS over SNMP: power source, time on "
+                "battery against the maintenance timer, charge, runtime, load, "
+                "temperature, alarms and self-test. CRITICAL once on battery for the "
+                "maintenance timer (the event handler dell_ups_maintenance acts on it).",
+    synopsis=("check_dell_ups -H HOSTNAME [-P 1|2c] [-C COMMUNITY] [OPTION]...",
+              "check_dell_ups -H HOSTNAME -P 3 -U SECNAME [OPTION]..."),
+    examples=(
+        ("check_dell_ups -H ups1 --extra-opts=ups1@/etc/icinga2/dell_ups.ini",
+         "SNMP v2c, the community read from section [ups1] of a file only the monitoring "
+         "user can read (community = ...): no secret in argv."),
+        ("check_dell_ups -H ups1 -P 3 -U monitor -a SHA256 -x AES",
+         "SNMPv3 authPriv, the passphrases from the environment (DELL_UPS_AUTH_PASSPHRASE, "
+         "DELL_UPS_PRIV_PASSPHRASE: Icinga's `env`) or from an --extra-opts file."),
+        ("check_dell_ups -H ups1 --maintenance-timer 600 -w charge=50: -c runtime=300:",
+         "CRITICAL after 10 minutes on battery; WARNING below 50 % charge; CRITICAL below "
+         "5 minutes of runtime."),
+    ),
+    notes=(
+        ("Secrets", "Secrets may also come from the environment: DELL_UPS_COMMUNITY, "
+                    "DELL_UPS_AUTH_PASSPHRASE, DELL_UPS_PRIV_PASSPHRASE (empty = unset; a "
+                    "command-line value wins), or from an ini file with --extra-opts."),
+        ("Thresholds", f"Labels for -w/-c: {', '.join(LABELS)}. Ranges as in the "
+                       "Monitoring Plugins guidelines (10, 10:, ~:10, 10:20, @10:20)."),
+        ("Exit codes", "0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (also after --help and "
+                       "--version, as the Monitoring Plugins guidelines ask)."),
+    ),
+)
+
+
 def make_parser() -> PluginArgumentParser:
-    parser = PluginArgumentParser(
-        prog="check_dell_ups",
-        description="Check a Dell (or any RFC 1628) UPS over SNMP: power source, time on "
-                    "battery against the maintenance timer, charge, runtime, load, "
-                    "temperature, alarms and self-test.",
-        epilog="Secrets may also come from the environment: DELL_UPS_COMMUNITY, "
-               "DELL_UPS_AUTH_PASSPHRASE, DELL_UPS_PRIV_PASSPHRASE (empty = unset; a "
-               "command-line value wins), or from an ini file with --extra-opts. "
-               f"Labels for -w/-c: {', '.join(LABELS)}.",
-    )
+    parser = PluginArgumentParser(prog=PROGRAM.name, add_help=False)
+    add_help_and_version(parser, PROGRAM)
     add = parser.add_argument
     add("-H", "--hostname", required=True, help="UPS address (name or IP)")
     add("-p", "--port", type=_port, default=161, help="SNMP port (default 161)")
@@ -134,7 +158,6 @@ def make_parser() -> PluginArgumentParser:
         help="seconds for the whole SNMP exchange (default 10)")
     add("-v", "--verbose", action="count", default=0,
         help="long output: identity, every value, alarms by name (-vvv: raw SNMP values)")
-    add("-V", "--version", action="version", version=f"check_dell_ups {__version__}")
     # Expanded before parsing (extra_opts.expand); declared here for --help.
     add("--extra-opts", metavar="[SECTION][@FILE]",
         help="read options from an ini file's section (default section check_dell_ups), "
@@ -197,10 +220,16 @@ def run(argv: Sequence[str] | None = None) -> tuple[str, int]:
         arguments = expand(sys.argv[1:] if argv is None else argv, "check_dell_ups")
     except ExtraOptsError as error:
         return unknown(str(error)), UNKNOWN_EXIT
+    parser = make_parser()
+    shown = asked_for(parser, PROGRAM, arguments)
+    if shown:
+        return shown.text, shown.code
     try:
-        args = make_parser().parse_args(arguments)
+        args = parser.parse_args(arguments)
         thresholds = build(args.warning, args.critical, args.maintenance_timer)
         target = make_target(args)
+    except HelpShown as shown:  # e.g. -vV: found by argparse, not by asked_for
+        return shown.text, shown.code
     except (UsageError, ThresholdError) as error:
         return unknown(f"bad arguments: {error} (see --help)"), UNKNOWN_EXIT
 
@@ -254,7 +283,7 @@ def _read_and_judge(args: argparse.Namespace, target, thresholds) -> tuple[str, 
 
 @guarded(verbose=0)
 def main(argv: Sequence[str] | None = None) -> NoReturn:
-    """The console script. --help and --version exit 0 from inside argparse."""
+    """The console script."""
     try:
         text, code = run(argv)
     except KeyboardInterrupt:

@@ -24,7 +24,6 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
-from check_dell_ups import __version__
 from check_dell_ups.maintenance.clock import SteadyClock, boot_id, boottime, current_anchor
 from check_dell_ups.maintenance.config import Config, ConfigError, load_config, read_password
 from check_dell_ups.maintenance.driver import ScvmmDriver, ScvmmEndpoint, ScvmmError
@@ -43,6 +42,7 @@ from check_dell_ups.maintenance.reconcile import Outcome, Reconciler, pending_ta
 from check_dell_ups.maintenance.records import UpsRecord
 from check_dell_ups.maintenance.state import StateError, StateStore
 from check_dell_ups.maintenance.status import collect_status, render_json, render_table
+from check_dell_ups.program_help import HelpShown, ProgramText, add_help_and_version, asked_for
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -57,13 +57,47 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
+HELP = ProgramText(
+    name=PROGRAM,
+    summary="put the Hyper-V hosts fed by a UPS into SCVMM maintenance mode "
+            "(Icinga 2 / Nagios event handler)",
+    description="Put the Hyper-V hosts fed by a UPS into SCVMM maintenance mode "
+                "(Icinga 2 / Nagios event handler). Run by the monitoring core on every "
+                "non-OK result of the UPS's dell_ups service and on its recovery; each "
+                "call reconciles SCVMM with what the stored power state calls for, so a "
+                "lost or repeated event does no harm. Prints one summary line; exit 0 "
+                "when it did what was due (or nothing was due, or work is in progress), "
+                "1 with the reason when something failed.",
+    synopsis=(f"{PROGRAM} --config FILE --ups UPS --state STATE [OPTION]...",
+              f"{PROGRAM} --config FILE --retry-pending [--dry-run]",
+              f"{PROGRAM} --config FILE --status [--json]",
+              f"{PROGRAM} --config FILE --drill HOST [--yes]"),
+    examples=(
+        ("dell_ups_maintenance --config FILE --ups ups-rack1 --state CRITICAL",
+         "What Icinga runs (the shipped EventCommand, which also passes --state-type, "
+         "--attempt and --perfdata) when the UPS's dell_ups service turns CRITICAL."),
+        ("dell_ups_maintenance --config FILE --retry-pending",
+         "Finish what a failed or killed call left (the shipped systemd timer and cron "
+         "file run this every 2 minutes)."),
+        ("dell_ups_maintenance --config FILE --status",
+         "What the handler has stored: each UPS's power state, each host it moved."),
+        ("dell_ups_maintenance --config FILE --drill hv01 --yes",
+         "A configuration test: hv01 into maintenance and back, step by step."),
+    ),
+    notes=(("Files", "FILE is the TOML configuration, e.g. "
+                     "/etc/check_dell_ups/dell_ups_maintenance.toml (see "
+                     "dell_ups_maintenance.toml.example); "
+                     "the state directory and log file it names; the SCVMM password in "
+                     "the password_file it names (never in argv)."),),
+    exit_code=0,
+)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
-        prog=PROGRAM,
-        description="Put the Hyper-V hosts fed by a UPS into SCVMM maintenance mode "
-                    "(Icinga 2 / Nagios event handler).",
-    )
-    parser.add_argument("--config", required=True, help="the handler's TOML configuration")
+    parser = _Parser(prog=PROGRAM, add_help=False)
+    add_help_and_version(parser, HELP)
+    parser.add_argument("--config", required=True, metavar="FILE",
+                        help="the handler's TOML configuration")
     parser.add_argument("--ups", help="the UPS (its Icinga/Nagios host name)")
     parser.add_argument("--state", help="service state: OK, WARNING, CRITICAL, UNKNOWN")
     parser.add_argument("--state-type", default="HARD", help="SOFT or HARD (logged only)")
@@ -79,8 +113,6 @@ def build_parser() -> argparse.ArgumentParser:
                         help="configuration test: HOST into maintenance and back, step by "
                              "step (without --yes: only say what would be done)")
     parser.add_argument("--yes", action="store_true", help="with --drill: do it")
-    parser.add_argument("-V", "--version", action="version",
-                        version=f"{PROGRAM} {__version__}")
     return parser
 
 
@@ -196,9 +228,16 @@ def _config_argument(argv: Sequence[str] | None) -> str | None:
 
 
 def _main(argv: Sequence[str] | None) -> int:
+    parser = build_parser()
     try:
-        args = build_parser().parse_args(argv)
+        shown = asked_for(parser, HELP, sys.argv[1:] if argv is None else argv)
+        if shown:
+            raise shown
+        args = parser.parse_args(argv)
         _check_combination(args)
+    except HelpShown as shown:
+        sys.stdout.write(shown.text)
+        return shown.code
     except UsageError as error:
         return _say_failure(f"{PROGRAM}: {error}", argv)
     try:

@@ -343,6 +343,23 @@ class PsrpScvmmDriver:
             raise problem
         return [vm for vm in vms if isinstance(vm, VmInfo)]
 
+    def list_hosts(self) -> list[HostInfo]:
+        """Every host VMM manages (Get-SCVMHost without -ComputerName): the readiness
+        check's view of whole clusters, beyond the hosts the config names. Named by
+        FullyQualifiedDomainName, else ComputerName (both strings on Host:
+        docs/scvmm-objects/host-properties.txt)."""
+        outcome = self._run_batch({"all": lambda ps: ps.add_cmdlet("Get-SCVMHost")})["all"]
+        if isinstance(outcome, ScvmmError):
+            raise outcome
+        listed = []
+        for host in (item for item in outcome if _is_a(item, vmm.HOST_TYPE)):
+            name = (_text(_property(host, "FullyQualifiedDomainName"))
+                    or _text(_property(host, "ComputerName")))
+            info = _host_info(name, [host]) if name else None
+            if isinstance(info, HostInfo):
+                listed.append(info)
+        return listed
+
     def _forget_vm_lists(self, hosts: Sequence[str] | None = None) -> None:
         """VM lists go stale when we act on their hosts (None: on any host)."""
         for host in list(self._vm_lists) if hosts is None else hosts:

@@ -18,10 +18,10 @@ from typing import NoReturn
 
 from nagiosplugin import guarded
 
-from check_dell_ups import __version__
 from check_dell_ups.maintenance.config import Config
 from check_dell_ups.maintenance.driver import ScvmmDriver
 from check_dell_ups.output import screen
+from check_dell_ups.program_help import HelpShown, ProgramText, add_help_and_version, asked_for
 from check_dell_ups.readiness.plugin import PREFIX
 
 UNKNOWN_EXIT = 3
@@ -50,20 +50,34 @@ def _timeout(text: str) -> float:
     return value
 
 
+HELP = ProgramText(
+    name="check_dell_ups_readiness",
+    summary="could dell_ups_maintenance act if power failed now? (Icinga 2 / Nagios plugin)",
+    description="Could dell_ups_maintenance do its job if power failed now? Reads its "
+                "config, its state and SCVMM (never changes anything) and reports "
+                "CRITICAL / WARNING / OK, one long-output line per problem.",
+    synopsis=("check_dell_ups_readiness --config FILE [-t TIMEOUT] [-v]",),
+    examples=(
+        ("check_dell_ups_readiness --config FILE -t 30",
+         "What the shipped dell_ups_readiness CheckCommand runs, as the user that runs "
+         "the event handler; FILE is the handler's TOML configuration, e.g. "
+         "/etc/check_dell_ups/dell_ups_maintenance.toml."),
+    ),
+    notes=(("Exit codes", "0 OK, 1 WARNING, 2 CRITICAL (the handler could not do its job), "
+                          "3 UNKNOWN (bad arguments; also after --help and --version, as "
+                          "the Monitoring Plugins guidelines ask)."),),
+)
+
+
 def make_parser() -> _Parser:
-    parser = _Parser(
-        prog="check_dell_ups_readiness",
-        description="Could dell_ups_maintenance do its job if power failed now? Reads its "
-                    "config, its state and SCVMM (never changes anything) and reports "
-                    "CRITICAL / WARNING / OK, one long-output line per problem.",
-    )
-    parser.add_argument("--config", required=True, help="the handler's TOML configuration")
+    parser = _Parser(prog=HELP.name, add_help=False)
+    add_help_and_version(parser, HELP)
+    parser.add_argument("--config", required=True, metavar="FILE",
+                        help="the handler's TOML configuration")
     parser.add_argument("-t", "--timeout", type=_timeout, default=DEFAULT_TIMEOUT,
                         help="seconds for the whole check (default 30)")
     parser.add_argument("-v", "--verbose", action="count", default=0,
                         help="one more line with the counts")
-    parser.add_argument("-V", "--version", action="version",
-                        version=f"check_dell_ups_readiness {__version__}")
     return parser
 
 
@@ -76,8 +90,14 @@ def _connect(config: Config, deadline: float) -> ScvmmDriver:
 
 def run(argv: Sequence[str] | None = None) -> tuple[str, int]:
     """One run: (output text, exit code). Never raises."""
+    parser = make_parser()
     try:
-        args = make_parser().parse_args(argv)
+        shown = asked_for(parser, HELP, sys.argv[1:] if argv is None else argv)
+        if shown:
+            return shown.text, shown.code
+        args = parser.parse_args(argv)
+    except HelpShown as shown:
+        return shown.text, shown.code
     except UsageError as error:
         return f"{PREFIX} UNKNOWN - bad arguments: {screen(str(error))} (see --help)\n", \
             UNKNOWN_EXIT

@@ -47,11 +47,10 @@ def test_bad_arguments_are_one_line_and_exit_3(argv: list[str], reason: str) -> 
     assert output.endswith(" (see --help)\n") and output.count("\n") == 1
 
 
-def test_version(capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(SystemExit) as leave:
-        run(["-V"])
-    assert leave.value.code == 0
-    assert capsys.readouterr().out == f"check_dell_ups {__version__}\n"
+def test_version_is_one_line_and_exits_unknown() -> None:
+    # The Monitoring Plugins interface: --version exits UNKNOWN (3), as check_ping does.
+    assert run(["-V"]) == (f"check_dell_ups v{__version__}\n", 3)
+    assert run(["-H", "ups1", "-vV"]) == (f"check_dell_ups v{__version__}\n", 3)
 
 
 def test_defaults_of_the_design() -> None:

@@ -117,9 +117,9 @@ def test_bad_arguments_exit_3_with_one_line(run_check, argv: list[str]) -> None:
 
 def test_version_and_help(run_check) -> None:
     result = run_check("-V")
-    assert (result.returncode, result.stdout) == (0, f"check_dell_ups {__version__}\n")
+    assert (result.returncode, result.stdout) == (3, f"check_dell_ups v{__version__}\n")
     result = run_check("--help")
-    assert result.returncode == 0
+    assert result.returncode == 3
     for option in ("--maintenance-timer", "-w LABEL=RANGE", "DELL_UPS_COMMUNITY", "-P"):
         assert option in result.stdout
 
@@ -129,4 +129,4 @@ def test_python_dash_m_works(python, clean_env) -> None:
 
     result = subprocess.run([python, "-m", "check_dell_ups", "-V"], capture_output=True,
                             text=True, env=clean_env, timeout=30, check=False)
-    assert (result.returncode, result.stdout) == (0, f"check_dell_ups {__version__}\n")
+    assert (result.returncode, result.stdout) == (3, f"check_dell_ups v{__version__}\n")

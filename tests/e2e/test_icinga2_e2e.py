@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from check_dell_ups.demo_world import FED_HOSTS, UPS_NAME
+from check_dell_ups.demo_world import FED_HOSTS, SMALL_CLUSTER, UPS_NAME
 from check_dell_ups.graphite_sandbox import GraphiteSandbox, graphite_installed
 from check_dell_ups.icinga_sandbox import IcingaSandbox, ServiceEvent
 
@@ -228,13 +228,17 @@ def readiness_alert(state: str, cause: str = ""):
 def test_readiness_turns_critical_for_each_cause_and_ok_when_fixed(world, tmp_path: Path):
     """Issue 9: a wrong password, a host unknown to SCVMM, a corrupt state file and a config
     typo each turn the readiness service CRITICAL within one check interval, naming the
-    cause; fixing it turns it OK again."""
+    cause; fixing it turns it back to what it was. That is a WARNING in this world: both
+    nodes of cl02 are fed by the one UPS in migrate mode, so Failover Clustering keeps the
+    last one out of maintenance (the world is built to show that), and the readiness check
+    says so from SCVMM's list of the cluster's nodes."""
     sandbox = IcingaSandbox(tmp_path / "icinga2", ups_host(world.ups.port, world.config)
                             + readiness_host(world.config) + NOTIFICATIONS, env=world.env)
     sandbox.validate()
     sandbox.start()
     try:
-        index, _ = sandbox.wait_for(readiness_alert("OK"), 60, what="readiness OK")
+        baseline = readiness_alert("WARNING", f"cluster {SMALL_CLUSTER}: all its nodes")
+        index, _ = sandbox.wait_for(baseline, 60, what=f"readiness WARNING for {SMALL_CLUSTER}")
         config_text = world.config.read_text()
         password_file = world.workspace.password_file
         password = password_file.read_text()
@@ -263,10 +267,11 @@ def test_readiness_turns_critical_for_each_cause_and_ok_when_fixed(world, tmp_pa
                                             what=f"readiness CRITICAL for {what}")
             print(f"{what}: CRITICAL {alert.timestamp - broken_at:.1f} s after: {alert.text}")
             fix_it()
-            index, _ = sandbox.wait_for(readiness_alert("OK"), 4 * READINESS_INTERVAL + 20,
-                                        start=index, what=f"readiness OK after fixing {what}")
-        assert not [e for e in sandbox.events() if e.service == READINESS
-                    and e.kind == "alert" and e.state in ("WARNING", "UNKNOWN")]
+            index, _ = sandbox.wait_for(baseline, 4 * READINESS_INTERVAL + 20, start=index,
+                                        what=f"readiness as before after fixing {what}")
+        assert not [e for e in sandbox.events() if e.service == READINESS and e.kind == "alert"
+                    and (e.state in ("OK", "UNKNOWN")
+                         or (e.state == "WARNING" and not baseline(e)))]
     finally:
         sandbox.stop()
 

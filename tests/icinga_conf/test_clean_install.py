@@ -30,6 +30,8 @@ pytestmark = [
                        reason="no Debian-layout /etc/icinga2 to copy"),
     pytest.mark.skipif(os.geteuid() != 0, reason="the documented install runs as root"),
     pytest.mark.skipif(shutil.which("runuser") is None, reason="runuser is not installed"),
+    pytest.mark.skipif(shutil.which("help2man") is None,
+                       reason="help2man is not installed (the install's man-page step)"),
 ]
 
 
@@ -73,7 +75,7 @@ def sandboxed(script: str, root: Path) -> str:
     defines = " ".join(f"-D{name}={path}" for name, path in dirs.items())
     for system_path in ("/opt/check_dell_ups", "/usr/lib/nagios/plugins", "/etc/icinga2",
                         "/etc/check_dell_ups", "/var/lib/check_dell_ups",
-                        "/etc/systemd/system", "/etc/cron.d"):
+                        "/etc/systemd/system", "/etc/cron.d", "/usr/local/share/man"):
         script = script.replace(system_path, f"{root}{system_path}")
     script = script.replace(
         "icinga2 daemon -C",
@@ -95,6 +97,9 @@ def test_the_documented_install_passes_icinga2_and_the_verification(root: Path) 
 
     installed = run_script(sandboxed(documented_block("install"), root))
     assert installed.returncode == 0, installed.stderr[-3000:]
+    manual = root / "usr" / "local" / "share" / "man" / "man1"
+    assert sorted(page.name for page in manual.iterdir()) == [
+        "check_dell_ups.1", "check_dell_ups_readiness.1", "dell_ups_maintenance.1"]
 
     conf_d = root / "etc" / "icinga2" / "conf.d"
     for sample in ("commands.conf", "templates.conf", "services.conf", "groups.conf"):

@@ -170,6 +170,36 @@ def test_a_host_scvmm_cannot_reach_is_a_warning(tmp_path: Path, clean_env) -> No
             "NotResponding)\n", 1)
 
 
+def one_ups_cluster(*unconfigured_nodes: str) -> dict[str, Any]:
+    """cl09 = H1 and H2, both on ups-a (migrate mode), plus nodes no UPS of ours feeds."""
+    world = inventory()
+    for name in (H1, H2, *unconfigured_nodes):
+        world["hosts"][name] = {"cluster": "cl09"}
+    world["hosts"][H3] = {"cluster": None}
+    return world
+
+
+def test_a_cluster_wholly_on_one_ups_in_migrate_mode_is_a_warning(tmp_path: Path,
+                                                                    clean_env) -> None:
+    # Found from SCVMM's own list of the cluster's nodes (Get-SCVMHost without
+    # -ComputerName): the config alone cannot tell a third node that stays up.
+    with FakeScvmm(one_ups_cluster(), username="svc-ups", password=PASSWORD) as fake:
+        site = Site(fake, tmp_path, dict(clean_env))
+        text, code = site.check()
+    assert code == 1
+    assert text.splitlines()[1] == (
+        f"WARNING: cluster cl09: all its nodes ({H1} {H2}) are fed by UPS ups-a in migrate "
+        "mode: Failover Clustering will not let the last node enter maintenance")
+
+
+def test_a_cluster_node_no_ups_feeds_keeps_the_cluster_ready(tmp_path: Path,
+                                                              clean_env) -> None:
+    with FakeScvmm(one_ups_cluster("hv07.example.com"), username="svc-ups",
+                   password=PASSWORD) as fake:
+        site = Site(fake, tmp_path, dict(clean_env))
+        assert site.check() == OK
+
+
 def test_scvmm_slower_than_the_timeout_is_critical(tmp_path: Path, clean_env) -> None:
     with FakeScvmm(inventory(), username="svc-ups", password=PASSWORD, latency=30) as fake:
         site = Site(fake, tmp_path, dict(clean_env))
