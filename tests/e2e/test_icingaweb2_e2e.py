@@ -4,6 +4,11 @@ Director: the basket restored into Debian's Director, a UPS host and its service
 a Director user (icingacli, as the web form would), Director's rendered config run by a
 real Icinga 2 against the UPS simulator. The community comes from an --extra-opts file
 and is in no process's command line, nor in Icinga's logs.
+
+Icinga Web 2: the monitoring module over the IDO database Icinga 2 writes, the graphite
+module over the Graphite sandbox with our template; through a power cut and back the
+UPS's service page shows our graphs (PNGs from the module's render URL), photographed by
+a headless Chromium.
 """
 
 from __future__ import annotations
@@ -15,22 +20,33 @@ import secrets
 import shutil
 import threading
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from check_dell_ups.demo_world import UPS_NAME
+from check_dell_ups.graphite_sandbox import GraphiteSandbox, graphite_installed
 from check_dell_ups.icinga_sandbox import SHIPPED_ICINGA_FILES, IcingaSandbox, ServiceEvent
 from check_dell_ups.icingaweb2_sandbox import (
+    HeadlessChromium,
     IcingaWeb2Sandbox,
+    chromium_installed,
     icingaweb2_installed,
+    ido_mysql_installed,
     php_has_mysql,
 )
 from check_dell_ups.mariadb_sandbox import MariaDbSandbox, mariadb_installed
 
 ROOT = Path(__file__).resolve().parents[2]
 BASKET = ROOT / "director" / "dell_ups-basket.json"
+TEMPLATE = ROOT / "dashboards" / "icingaweb2-graphite" / "dell_ups.ini"
 UPS = "ups-rack1"
+TIMER = 15  # the world's handler timer (tests/e2e/conftest.py)
+OUR_GRAPHS = ("dell_ups-charge", "dell_ups-runtime", "dell_ups-on_battery", "dell_ups-load",
+              "dell_ups-temperature", "dell_ups-voltage")
 
 pytestmark = [
     pytest.mark.e2e,
@@ -146,3 +162,116 @@ def test_a_director_users_check_takes_the_community_from_extra_opts_and_argv_has
     assert logs and not [path for path in logs if community.encode() in path.read_bytes()]
     assert re.search(r"^\s*env\b", rendered["zones.d/director-global/commands.conf"],
                      re.MULTILINE) is None
+
+
+def ups_host(world, graphite: GraphiteSandbox, mariadb: MariaDbSandbox, ido) -> str:
+    """The UPS host with the shipped services (short intervals), Icinga 2's IDO into the
+    sandbox's MariaDB and its GraphiteWriter into the Graphite sandbox."""
+    return f"""
+library "db_ido_mysql"
+object IdoMysqlConnection "ido-mysql" {{
+    socket_path = "{mariadb.socket}"
+    user = "{ido.user}"
+    password = "{ido.password}"
+    database = "{ido.name}"
+}}
+object GraphiteWriter "graphite" {{
+    host = "127.0.0.1"
+    port = {graphite.line_port}
+    enable_send_thresholds = true
+}}
+object Host "{UPS_NAME}" {{
+    check_command = "dummy"
+    check_interval = 2s
+    address = "127.0.0.1"
+    vars.dell_ups = true
+    vars.dell_ups_port = {world.ups.port}
+    vars.dell_ups_timeout = 5
+    vars.dell_ups_maintenance_timer = {TIMER}
+    vars.dell_ups_automation_interval = 4s
+    vars.dell_ups_check_interval = 3s
+    vars.dell_ups_retry_interval = 3s
+    vars.dell_ups_maintenance_config = "{world.config}"
+}}
+"""
+
+
+def log_in(browser: HeadlessChromium, url: str, user: str, password: str) -> None:
+    browser.open(f"{url}/authentication/login")
+    browser.type("input[name=username]", user)
+    browser.type("input[name=password]", password)
+    browser.click("[type=submit]")
+    deadline = time.monotonic() + 30
+    while "/authentication/login" in browser.current_url():
+        assert time.monotonic() < deadline, "Icinga Web 2 did not log the user in"
+        time.sleep(0.3)
+
+
+def fetch(url: str, cookies: dict[str, str]) -> tuple[int, str, bytes]:
+    request = urllib.request.Request(url, headers={
+        "Cookie": "; ".join(f"{name}={value}" for name, value in cookies.items())})
+    with urllib.request.urlopen(request, timeout=60) as response:
+        return response.status, response.headers.get("Content-Type", ""), response.read()
+
+
+@pytest.mark.skipif(not graphite_installed(),
+                    reason="Debian's graphite-carbon and graphite-web are not installed")
+@pytest.mark.skipif(not (ido_mysql_installed() and icingaweb2_installed("monitoring",
+                                                                         "graphite")),
+                    reason="needs Debian's icinga2-ido-mysql, icingaweb2-module-monitoring, "
+                           "icingaweb2-module-graphite")
+@pytest.mark.skipif(not chromium_installed(),
+                    reason="Debian's chromium and chromium-driver are not installed")
+def test_icinga_web_shows_our_graphs_of_the_outage(world, tmp_path: Path):
+    with MariaDbSandbox(tmp_path / "db") as mariadb, \
+            IcingaWeb2Sandbox(tmp_path / "web", mariadb) as web, \
+            GraphiteSandbox(tmp_path / "graphite") as graphite:
+        ido = mariadb.create_database("icinga")
+        password = web.set_up_web(ido, graphite.url, [TEMPLATE], graph_minutes=2)
+        icinga = IcingaSandbox(tmp_path / "icinga2", ups_host(world, graphite, mariadb, ido),
+                               env=world.env)
+        icinga.validate()
+        with icinga, HeadlessChromium(tmp_path / "chromium", height=2700) as browser:
+            url = web.serve()
+            prefix = f"icinga2.{UPS_NAME}.services.ups.dell_ups.perfdata"
+            world.wait(lambda: len(graphite.values(f"{prefix}.charge.value")) >= 3, 60,
+                       "the first charge values in Graphite")
+            world.ups.cut_mains()
+            world.wait(lambda: max(graphite.values(f"{prefix}.on_battery.value")) >= TIMER + 6,
+                       90, "the outage past the timer in Graphite")
+            world.wait(lambda: all(world.fed_hosts_in_maintenance()), 60,
+                       "the fed hosts in maintenance")
+            world.ups.restore_mains()
+            world.wait(lambda: graphite.values(f"{prefix}.on_battery.value")[-1] == 0, 60,
+                       "on_battery back to 0 in Graphite",
+                       while_waiting=world.retry_pending_now)
+            time.sleep(8)  # a few points on mains after the outage
+            # The IDO knows the service (the monitoring module reads it from there).
+            assert mariadb.sql("SELECT COUNT(*) FROM icinga_services", ido.name).strip() != "0"
+
+            log_in(browser, url, "admin", password)
+            browser.open(f"{url}/monitoring/service/show?host={UPS_NAME}&service=ups"
+                         "&graphs_limit=-1")
+            deadline = time.monotonic() + 60
+            while True:
+                images = browser.run("return Array.from(document.images).map("
+                                     "i => [i.src, i.complete && i.naturalWidth > 0])")
+                graphs = {parse_qs(urlsplit(src).query).get("template", [""])[0]: (src, done)
+                          for src, done in images if "/graphite/graph/service" in src}
+                if set(OUR_GRAPHS) <= set(graphs) and all(
+                        graphs[name][1] for name in OUR_GRAPHS):
+                    break
+                assert time.monotonic() < deadline, f"graphs on the page: {sorted(graphs)}"
+                time.sleep(0.5)
+            cookies = browser.cookies()
+            for name in OUR_GRAPHS:
+                status, content_type, body = fetch(graphs[name][0], cookies)
+                assert status == 200, name
+                assert content_type.startswith("image/png"), (name, content_type)
+                assert body.startswith(b"\x89PNG\r\n\x1a\n") and len(body) > 2000, name
+            shot = browser.screenshot()
+            assert shot.startswith(b"\x89PNG")
+            if os.environ.get("CHECK_DELL_UPS_GRAPHS_TO"):  # docs/img: see docs/graphs.md
+                Path(os.environ["CHECK_DELL_UPS_GRAPHS_TO"],
+                     "icingaweb2-dell_ups.png").write_bytes(shot)
+        world.settle_with_retry_pending()
