@@ -361,6 +361,9 @@ class HeadlessChromium(contextlib.AbstractContextManager):
         return {cookie["name"]: cookie["value"]
                 for cookie in self._call("GET", f"{self._session}/cookie")}
 
+    def resize(self, width: int, height: int) -> None:
+        self._call("POST", f"{self._session}/window/rect", {"width": width, "height": height})
+
     def screenshot(self) -> bytes:
         return base64.b64decode(self._call("GET", f"{self._session}/screenshot"))
 
