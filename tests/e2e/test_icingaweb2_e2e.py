@@ -18,6 +18,8 @@ import os
 import re
 import secrets
 import shutil
+import subprocess
+import sys
 import threading
 import time
 import urllib.request
@@ -102,6 +104,24 @@ class CommandLineWatch(threading.Thread):
     def stop(self) -> None:
         self.stopping.set()
         self.join(timeout=10)
+
+
+def test_the_command_line_watch_sees_a_secret_in_argv_and_a_check_by_its_port(tmp_path):
+    secret = "leak-" + secrets.token_hex(8)
+    check = tmp_path / "check_dell_ups"  # a script: its cmdline is "/bin/sh PATH ARGS"
+    check.write_text("#!/bin/sh\nsleep 1.5\n")
+    check.chmod(0o755)
+    watch = CommandLineWatch(secret, 4242)
+    watch.start()
+    try:
+        subprocess.run([sys.executable, "-c", "import time; time.sleep(1.5)", secret],
+                       check=True)
+        subprocess.run([str(check), "-p", "4242"], check=True)
+        subprocess.run([str(check), "-p", "4343"], check=True)  # not ours
+    finally:
+        watch.stop()
+    assert watch.leaks and secret.encode() in watch.leaks[0]
+    assert watch.checks == [["/bin/sh", str(check), "-p", "4242", ""]]
 
 
 def alert(state: str):
