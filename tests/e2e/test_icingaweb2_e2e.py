@@ -124,6 +124,22 @@ def test_the_command_line_watch_sees_a_secret_in_argv_and_a_check_by_its_port(tm
     assert watch.checks == [["/bin/sh", str(check), "-p", "4242", ""]]
 
 
+def icinga_running(rendered: dict[str, str], tmp_path: Path,
+                   env: dict[str, str] | None = None) -> IcingaSandbox:
+    """An Icinga 2 sandbox with Director's rendered config in place of the shipped files
+    (they define the same objects)."""
+    shipped = tmp_path / "no-shipped-conf"
+    shipped.mkdir(exist_ok=True)
+    for name in SHIPPED_ICINGA_FILES:
+        (shipped / name).write_text("/* Director's rendered config instead */\n")
+    return IcingaSandbox(tmp_path / "icinga", "\n".join(rendered.values()), conf=shipped,
+                         env=env)
+
+
+def director_command(director: IcingaWeb2Sandbox, kind: str, name: str, plain: dict) -> None:
+    director.icingacli("director", kind, "create", name, "--json", json.dumps(plain))
+
+
 def alert(state: str):
     def matches(event: ServiceEvent) -> bool:
         return event.kind == "alert" and event.service == "ups" and event.state == state
@@ -140,24 +156,19 @@ def test_a_director_users_check_takes_the_community_from_extra_opts_and_argv_has
     options.chmod(0o600)  # docs/director.md: 0600 or 0640, owned by the Icinga user
     with UpsSimulator(community=community, full_runtime=1800, load=35.0) as ups:
         # What a Director user does in the web form, through icingacli.
-        director.icingacli("director", "command", "create", "dummy", "--json", json.dumps(
-            {"object_type": "external_object", "methods_execute": "PluginCheck",
-             "command": "dummy"}))  # kickstart imports the ITL's commands like this
-        director.icingacli("director", "host", "create", UPS, "--json", json.dumps({
+        director_command(director, "command", "dummy", {  # as kickstart imports the ITL's
+            "object_type": "external_object", "methods_execute": "PluginCheck",
+            "command": "dummy"})
+        director_command(director, "host", UPS, {
             "object_type": "object", "check_command": "dummy", "address": "127.0.0.1",
             "vars": {"dell_ups_port": ups.port, "dell_ups_timeout": 5,
-                     "dell_ups_extra_opts": f"{UPS}@{options}"}}))
-        director.icingacli("director", "service", "create", "ups", "--json", json.dumps({
+                     "dell_ups_extra_opts": f"{UPS}@{options}"}})
+        director_command(director, "service", "ups", {
             "object_type": "object", "host": UPS, "imports": ["dell-ups"],
-            "check_interval": "2", "retry_interval": "2"}))
+            "check_interval": "2", "retry_interval": "2"})
         rendered = director.render_config()
         assert community not in json.dumps(rendered)
-        # Director's config in place of the shipped files (same object names).
-        shipped = tmp_path / "no-shipped-conf"
-        shipped.mkdir()
-        for name in SHIPPED_ICINGA_FILES:
-            (shipped / name).write_text("/* Director's rendered config instead */\n")
-        icinga = IcingaSandbox(tmp_path / "icinga", "\n".join(rendered.values()), conf=shipped)
+        icinga = icinga_running(rendered, tmp_path)
         assert ups.port is not None
         watch = CommandLineWatch(community, ups.port)
         watch.start()
@@ -303,3 +314,34 @@ def test_icinga_web_shows_our_graphs_of_the_outage(world, tmp_path: Path):
                 Path(os.environ["CHECK_DELL_UPS_GRAPHS_TO"],
                      "icingaweb2-dell_ups.png").write_bytes(shot)
         world.settle_with_retry_pending()
+
+
+def test_a_director_users_automation_service_puts_the_fed_hosts_into_maintenance(
+        world, director: IcingaWeb2Sandbox, tmp_path: Path):
+    """The basket's EventCommand and automation template, as Director renders them, run
+    the handler through a power cut and back (tests/e2e/conftest.py's world)."""
+    director_command(director, "command", "dummy", {
+        "object_type": "external_object", "methods_execute": "PluginCheck",
+        "command": "dummy"})
+    director_command(director, "host", UPS_NAME, {
+        "object_type": "object", "check_command": "dummy", "address": "127.0.0.1",
+        "vars": {"dell_ups_port": world.ups.port, "dell_ups_timeout": 5,
+                 "dell_ups_maintenance_timer": TIMER,
+                 "dell_ups_maintenance_config": str(world.config)}})
+    director_command(director, "service", "ups-maintenance", {
+        "object_type": "object", "host": UPS_NAME, "imports": ["dell-ups-maintenance"],
+        "check_interval": "4", "retry_interval": "4"})
+    with icinga_running(director.render_config(), tmp_path, env=world.env) as icinga:
+        world.ups.cut_mains()
+        icinga.wait_for(lambda e: e.kind == "alert" and e.service == "ups-maintenance"
+                        and e.state == "CRITICAL", TIMER + 40, what="CRITICAL")
+        world.wait(lambda: all(world.fed_hosts_in_maintenance()), 60,
+                   "maintenance of every host fed by the UPS")
+        world.assert_maintenance_done_right()
+        world.ups.restore_mains()
+        world.wait(lambda: not any(world.fed_hosts_in_maintenance()), 60,
+                   "the hosts leaving maintenance", while_waiting=world.retry_pending_now)
+        handler_runs = [e for e in icinga.events()
+                        if e.kind == "handler" and e.service == "ups-maintenance"]
+        assert handler_runs and {e.text for e in handler_runs} == {"dell_ups_maintenance"}
+    world.settle_with_retry_pending()
