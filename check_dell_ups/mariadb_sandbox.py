@@ -2,14 +2,15 @@
 no TCP port, never touching /var/lib/mysql or /etc/mysql. A test bed for Icinga Director's
 database and Icinga 2's IDO (check_dell_ups.icingaweb2_sandbox).
 
-The server runs as the caller (root in CI: `--user=root`); `root` logs in over the socket
-by unix_socket authentication, the databases made here get users with passwords.
+The server runs as the caller (root in CI); MariaDB's `root` is the caller over the socket
+(unix_socket authentication), the databases made here get users with passwords.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import pwd
 import secrets
 import shutil
 import signal
@@ -59,17 +60,19 @@ class MariaDbSandbox(contextlib.AbstractContextManager):
 
     def start(self, timeout: float = 60.0) -> MariaDbSandbox:
         self.root.mkdir(parents=True, exist_ok=True)
+        me = pwd.getpwuid(os.getuid()).pw_name
         if not (self.datadir / "mysql").is_dir():
             install = subprocess.run(
-                [INSTALL_DB, "--no-defaults", f"--datadir={self.datadir}", "--user=root",
-                 "--auth-root-authentication-method=socket", "--skip-test-db"],
+                [INSTALL_DB, "--no-defaults", f"--datadir={self.datadir}", f"--user={me}",
+                 "--auth-root-authentication-method=socket", f"--auth-root-socket-user={me}",
+                 "--skip-test-db"],
                 capture_output=True, text=True, timeout=timeout, check=False)
             if install.returncode != 0:
                 raise MariaDbError(f"mariadb-install-db failed: {_last_line(install.stderr)}")
         self._output = open(self.root / "mariadb.out", "wb")  # noqa: SIM115 - closed by stop()
         self._process = subprocess.Popen(
             [SERVER, "--no-defaults", f"--datadir={self.datadir}", f"--socket={self.socket}",
-             "--skip-networking", "--user=root", f"--pid-file={self.root / 'mariadb.pid'}",
+             "--skip-networking", f"--user={me}", f"--pid-file={self.root / 'mariadb.pid'}",
              f"--log-error={self.log}", "--skip-log-bin", "--innodb-buffer-pool-size=32M",
              # Small and quick: a test database, nothing to recover after a crash.
              "--innodb-flush-log-at-trx-commit=0", "--skip-name-resolve"],
