@@ -50,6 +50,8 @@ def ido_mysql_installed() -> bool:
 
 
 def php_has_mysql() -> bool:
+    if not Path(PHP).exists():
+        return False
     probe = subprocess.run([PHP, "-r", "exit(extension_loaded('pdo_mysql') ? 0 : 1);"],
                            capture_output=True, check=False)
     return probe.returncode == 0
