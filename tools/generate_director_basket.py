@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Write director/dell_ups-basket.json, an Icinga Director basket, from icinga-conf/.
+"""Write director/dell_ups-basket*.json, Icinga Director baskets, from icinga-conf/.
 
     python3 tools/generate_director_basket.py          # rewrite director/
     python3 tools/generate_director_basket.py --check  # exit 1 if the file is not up to date
@@ -21,8 +21,13 @@ What Director cannot hold, and what the basket does instead (docs/director.md):
   objects, not templates): dropped, and `$check_address$`, which that template defines,
   becomes `$address$`.
 - `{{ }}` set_if functions: kept as Director "expression" arguments (set_if_format).
-UUIDs are uuid5 over a fixed namespace and the object's type and name: stable across runs.
-Never edit the output by hand: tests/director checks it matches this script.
+Two files: dell_ups-basket.json without UUIDs, for Debian 12's Director 1.10 (which
+refuses them), and dell_ups-basket-uuids.json with one per command and service template
+(uuid5 over a fixed namespace and the object's type and name: stable across runs) for
+newer Directors, which match basket objects by UUID; only the first is imported in the
+tests (no newer Director here). Data fields carry none: Director 1.10's have no UUID
+column, and what newer ones expect there is not known here.
+Never edit the outputs by hand: tests/director checks they match this script.
 """
 
 from __future__ import annotations
@@ -40,6 +45,10 @@ ROOT = Path(__file__).resolve().parent.parent
 CONF = ROOT / "icinga-conf"
 SOURCES = ("dell_ups_commands.conf", "dell_ups_templates.conf")
 OUT = ROOT / "director" / "dell_ups-basket.json"
+# The same with a "uuid" per command and service template, for Directors that match
+# basket objects by UUID (newer than Debian 12's 1.10.2, which refuses the key: its
+# column is binary; Director's ObjectImporter::loadExistingObject reads a UUID string).
+OUT_UUIDS = ROOT / "director" / "dell_ups-basket-uuids.json"
 BASKET_NAME = "check_dell_ups"
 # Fixed for this project: changing it changes every UUID in the basket.
 NAMESPACE = uuid.UUID("5f0c2a8e-6d1b-4c8e-9a57-3b2f4d1c7e90")
@@ -317,7 +326,7 @@ def _director_value(value: Any) -> Any:
     return value
 
 
-def basket(objects: list[ConfObject]) -> dict[str, Any]:
+def basket(objects: list[ConfObject], uuids: bool = False) -> dict[str, Any]:
     commands: dict[str, dict[str, Any]] = {}
     fields: dict[str, str] = {}  # variable -> description, first seen
     command_fields: dict[str, list[str]] = {}
@@ -341,7 +350,11 @@ def basket(objects: list[ConfObject]) -> dict[str, Any]:
 
     for name, plain in commands.items():
         plain["fields"] = field_refs(command_fields[name])
-    for plain in templates.values():
+        if uuids:
+            plain["uuid"] = _uuid("Command", name)
+    for name, plain in templates.items():
+        if uuids:
+            plain["uuid"] = _uuid("ServiceTemplate", name)
         # A template's fields: those of the commands it runs, so Director's service form
         # shows them where the template is imported.
         used = [*command_fields.get(plain.get("check_command", ""), []),
@@ -370,24 +383,33 @@ def _sorted(plain: dict[str, Any]) -> dict[str, Any]:
     return dict(sorted(plain.items()))  # Director's exporter sorts properties too
 
 
-def output() -> str:
+def outputs() -> dict[Path, str]:
     objects = read_conf([CONF / name for name in SOURCES])
-    return json.dumps(basket(objects), indent=4, ensure_ascii=False) + "\n"
+
+    def as_json(document: dict[str, Any]) -> str:
+        return json.dumps(document, indent=4, ensure_ascii=False) + "\n"
+
+    return {OUT: as_json(basket(objects)),
+            OUT_UUIDS: as_json(basket(objects, uuids=True))}
 
 
 def main(argv: list[str]) -> int:
-    text = output()
-    current = OUT.read_text(encoding="utf-8") if OUT.exists() else None
-    if current == text:
-        return 0
-    if "--check" in argv:
-        print(f"not up to date (run tools/generate_director_basket.py): {OUT.relative_to(ROOT)}")
+    stale = []
+    for path, text in outputs().items():
+        current = path.read_text(encoding="utf-8") if path.exists() else None
+        if current == text:
+            continue
+        if "--check" in argv:
+            stale.append(str(path.relative_to(ROOT)))
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_name(path.name + ".tmp")
+        temporary.write_text(text, encoding="utf-8")
+        temporary.replace(path)  # never a half-written basket
+        print(f"wrote {path.relative_to(ROOT)}")
+    if stale:
+        print(f"not up to date (run tools/generate_director_basket.py): {', '.join(stale)}")
         return 1
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    temporary = OUT.with_suffix(".json.tmp")
-    temporary.write_text(text, encoding="utf-8")
-    temporary.replace(OUT)  # never a half-written basket
-    print(f"wrote {OUT.relative_to(ROOT)}")
     return 0
 
 

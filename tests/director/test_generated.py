@@ -9,6 +9,7 @@ import re
 import runpy
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
@@ -79,3 +80,17 @@ def test_the_reader_refuses_what_it_does_not_translate():
     item = next(reader('template Service "x" { check_period = "24x7" }').objects())
     with pytest.raises(TOOL["DslError"]):
         TOOL["service_template"](item)
+
+
+def test_the_uuid_basket_is_the_same_basket_with_a_stable_uuid_per_object():
+    with_uuids = json.loads((ROOT / "director" / "dell_ups-basket-uuids.json").read_text())
+    seen = set()
+    for kind in ("Command", "ServiceTemplate"):
+        for name, plain in with_uuids[kind].items():
+            stripped = dict(plain)
+            value = stripped.pop("uuid")
+            assert stripped == BASKET[kind][name]
+            assert uuid.UUID(value) == uuid.uuid5(TOOL["NAMESPACE"], f"{kind}/{name}")
+            seen.add(value)
+    assert len(seen) == len(BASKET["Command"]) + len(BASKET["ServiceTemplate"])
+    assert with_uuids["Datafield"] == BASKET["Datafield"]
