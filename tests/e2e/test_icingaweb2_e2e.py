@@ -268,7 +268,8 @@ def test_icinga_web_shows_our_graphs_of_the_outage(world, tmp_path: Path):
             world.wait(lambda: len(graphite.values(f"{prefix}.charge.value")) >= 3, 60,
                        "the first charge values in Graphite")
             world.ups.cut_mains()
-            world.wait(lambda: max(graphite.values(f"{prefix}.on_battery.value")) >= TIMER + 6,
+            world.wait(lambda: max(graphite.values(f"{prefix}.on_battery.value"), default=0)
+                       >= TIMER + 6,
                        90, "the outage past the timer in Graphite")
             world.wait(lambda: all(world.fed_hosts_in_maintenance()), 60,
                        "the fed hosts in maintenance")
