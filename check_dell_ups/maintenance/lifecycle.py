@@ -15,6 +15,7 @@ STALE_JOB_SECONDS is `job_stale`.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -302,8 +303,11 @@ def _rows() -> dict[tuple[str, str], Row]:
         "out of maintenance (start our saved VMs when exit-and-start)")
     row(ENABLE_RUNNING, JOB_FAILED, ENABLE_DUE, REPORT,
         "Enable failed (it did not land): reported; the next call reads and tries again")
-    row(ENABLE_RUNNING, (JOB_UNKNOWN, JOB_STALE), ENABLE_SENT, READ,
-        "job vanished or hangs: as good as lost; never resent, the host decides")
+    row(ENABLE_RUNNING, JOB_UNKNOWN, ENABLE_SENT, READ,
+        "job vanished: it may have run; never resent, the host decides")
+    row(ENABLE_RUNNING, JOB_STALE, ENABLE_DUE, READ,
+        "job hangs (SCVMM still shows it unfinished, so it did not enable): read, enable "
+        "again (VMM refuses while the hung job locks the host)")
 
     # starting VMs
     row(STARTING_VMS, (WANT_NORMAL, WANT_MAINTENANCE), None, POLL, "wait for the starts")
@@ -447,6 +451,8 @@ def record_for(record: HostRecord, lifecycle: Lifecycle, now: datetime) -> HostR
         "fallback_done": lifecycle.fallback_done}
     if state not in UNDER_WAY:
         changes["job_kind"] = None
+    if state in (ENABLE_SENT, ENABLE_RUNNING):  # in the same write as the state
+        changes["job_kind"] = JOB_ENABLE
     if state in (NORMAL, ADMIN):
         changes.update(error=None, vms_running=None, vms_saved=None, start_jobs=())
     if state not in (STARTING_VMS,):
@@ -462,12 +468,25 @@ def enable_batches(hosts: list[str], vmm_host: str | None) -> list[list[str]]:
     return batches + ([rest] if rest else [])
 
 
-def vmm_host_may_disable(others: dict[str, str], vmm_host: str) -> bool:
+def vmm_host_may_disable(others: Mapping[str, str], vmm_host: str) -> bool:
     """The vmm_host is disabled only after every other host's Disable has ended (no
     other host due, sent or running towards maintenance). Pure."""
     pending = (DISABLE_DUE, DISABLE_SENT, DISABLE_RUNNING, FALLBACK_CHECK, FALLBACK_DUE,
                FALLBACK_SENT, FALLBACK_RUNNING)
     return not any(state in pending for host, state in others.items() if host != vmm_host)
+
+
+def vmm_host_waits(host: str, vmm_host: str | None, states: Mapping[str, str],
+                   about_to_disable: Iterable[str]) -> bool:
+    """True when `host` is the vmm_host, a read would now disable it, and another host's
+    Disable is still due, sent or running (`states`, plus the hosts a Disable is about to
+    go out for in this round). Pure."""
+    if host != vmm_host or TABLE[(states.get(host, NORMAL), SEEN_OUT)].action not in (
+            DISABLE, DISABLE_SAVE):
+        return False
+    others = {**states, **dict.fromkeys(about_to_disable, DISABLE_DUE)}
+    others[host] = states.get(host, NORMAL)
+    return not vmm_host_may_disable(others, vmm_host)
 
 
 def table_markdown() -> str:

@@ -16,16 +16,11 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
+from typing import Any
 
 from check_dell_ups.maintenance import lifecycle as lc
 from check_dell_ups.maintenance.config import Config
-from check_dell_ups.maintenance.driver import (
-    JobInfo,
-    ScvmmAuthError,
-    ScvmmDriver,
-    ScvmmError,
-    VmInfo,
-)
+from check_dell_ups.maintenance.driver import JobInfo, ScvmmAuthError, ScvmmDriver, ScvmmError
 from check_dell_ups.maintenance.log import HandlerLog
 from check_dell_ups.maintenance.policy import (
     TARGET_HOLD,
@@ -33,25 +28,22 @@ from check_dell_ups.maintenance.policy import (
     disables_with_migration,
     mode_of,
     observation_for,
-    pending_targets_of,
 )
 from check_dell_ups.maintenance.records import (
     JOB_DISABLE_MIGRATE,
     JOB_DISABLE_SAVE,
     JOB_ENABLE,
     HostRecord,
-    UpsRecord,
 )
 from check_dell_ups.maintenance.state import StateError, StateStore
+from check_dell_ups.maintenance.vms import VmKeeper
 
-# VMM's VirtualMachineState members (enum VMComputerSystemState) the handler acts on.
-VM_RUNNING = "Running"
-VM_SAVED = "Saved"
 _FIRST_POLL_INTERVAL = 0.5
 _MAX_POLL_INTERVAL = 2.0
 _SAVE_MARGIN = 0.5  # seconds kept at the end of the budget to write the state
 _SENDS = (lc.DISABLE, lc.DISABLE_SAVE, lc.ENABLE)
 _READS = (lc.SEEN_IN, lc.SEEN_OUT)
+_DISABLING = (lc.DISABLE_RUNNING, lc.FALLBACK_RUNNING)  # a Disable job of ours runs
 # How long a call waits for a host another handler works on: its budget less a reserve
 # to act. Waiting costs nothing durable: the event is stored before, so a call that
 # gives up leaves it to the holder (which follows stored power changes) or to
@@ -99,6 +91,7 @@ class Reconciler:
         self._due: dict[str, str] = {}  # host -> the action the table named last
         self._clusters: dict[str, str | None] = {}
         self._vmm_waiting = False
+        self.vms = VmKeeper(self._driver_now, log, self.outcome.errors, self.outcome.actions)
 
     # --- entry point ---------------------------------------------------------------------
 
@@ -125,8 +118,7 @@ class Reconciler:
         hosts = set()
         for host in self.config.all_hosts():
             with contextlib.suppress(StateError):
-                record = self.store.load_host(host, keep_aside=False)
-                if record.phase == "entering" and record.job:
+                if lc.state_of(self.store.load_host(host, keep_aside=False)) in _DISABLING:
                     hosts.add(host)
         return hosts
 
@@ -144,10 +136,9 @@ class Reconciler:
                          if host in locked and host in self._records}
         if self.config.scvmm.vmm_host in self._targets:
             # The vmm_host waits for the others' Disable jobs: follow those too.
-            for host, record in self._records.items():
-                if host in locked and host not in self._targets and record.job \
-                        and record.phase == "entering":
-                    self._targets[host] = TARGET_HOLD
+            self._targets.update({host: TARGET_HOLD for host, record in self._records.items()
+                                  if host in locked and host not in self._targets
+                                  and lc.state_of(record) in _DISABLING})
         try:
             for host in list(self._targets):
                 self._want(host)
@@ -231,48 +222,44 @@ class Reconciler:
     def _follow_power(self) -> None:
         """While we wait on jobs, another call may store that power returned (it could not
         work on our locked hosts): bring those hosts back in this call."""
-        power: dict[str, UpsRecord | None] = {}
-        for host in list(self._targets):
-            if lc.PHASE_OF[lc.state_of(self._records[host])] not in ("entering", "failed",
-                                                                    "maintenance"):
+        for host, target in list(self._targets.items()):
+            phase = lc.PHASE_OF[lc.state_of(self._records[host])]
+            if target == TARGET_NORMAL or phase not in ("entering", "failed", "maintenance"):
                 continue
             for name in self.config.ups_of_host(host):
-                if name not in power:
-                    try:
-                        power[name] = self.store.load_ups(name, keep_aside=False)
-                    except StateError:
-                        power[name] = None
-                record = power[name]
-                if record is not None and record.power == "mains" \
-                        and self._targets[host] != TARGET_NORMAL:
-                    self.log.info(f"UPS {name} stored on mains meanwhile: power restored",
-                                  ups=name, host=host)
-                    self._targets[host] = TARGET_NORMAL
-                    self._want(host)
-                    break
+                with contextlib.suppress(StateError):
+                    if self.store.load_ups(name, keep_aside=False).power == "mains":
+                        self.log.info(f"UPS {name} stored on mains meanwhile: power "
+                                      "restored", ups=name, host=host)
+                        self._targets[host] = TARGET_NORMAL
+                        self._want(host)
+                        break
 
     # --- SCVMM requests ------------------------------------------------------------------
 
     def _driver_now(self) -> ScvmmDriver:
         if self._driver is None:
-            try:
-                self._driver = self.connect()
-            except ScvmmError as error:
-                raise _DisconnectedError(_connection_reason(error)) from None
+            self._driver = self._ask(self.connect)
         return self._driver
+
+    def _ask(self, request: Callable[..., Any], *args: Any) -> Any:
+        """One SCVMM request; a failure of the whole request ends the call's SCVMM work."""
+        try:
+            return request(*args)
+        except ScvmmError as error:
+            raise _DisconnectedError(_connection_reason(error)) from None
 
     def _read(self, hosts: Sequence[str]) -> None:
         if not hosts:
             return
-        try:
-            infos = self._driver_now().get_hosts(list(hosts))
-        except ScvmmError as error:
-            raise _DisconnectedError(_connection_reason(error)) from None
+        infos = self._ask(self._driver_now().get_hosts, list(hosts))
         for host in hosts:
             info = infos.get(host) or ScvmmError("no answer for this host")
             if isinstance(info, ScvmmError):
                 self._due[host] = lc.NOTHING
-                self._host_error(host, f"cannot read host from SCVMM: {info}")
+                self._set(host, replace(self._records[host], error=f"cannot read host from "
+                                        f"SCVMM: {info}"), "")
+                self._fail(host, f"cannot read host from SCVMM: {info}")
                 continue
             self._clusters[host] = info.cluster
             if info.in_maintenance:
@@ -286,17 +273,10 @@ class Reconciler:
                 self._observe(host, lc.SEEN_OUT)
 
     def _vmm_host_must_wait(self, host: str) -> bool:
-        if host != self.config.scvmm.vmm_host or self.dry_run:
-            return False
-        state = lc.state_of(self._records[host])
-        if lc.TABLE[(state, lc.SEEN_OUT)].action not in (lc.DISABLE, lc.DISABLE_SAVE):
-            return False
-        others = {other: lc.state_of(record) for other, record in self._records.items()
+        states = {other: lc.state_of(record) for other, record in self._records.items()
                   if other in self._targets or record.job}
-        others.update({other: lc.DISABLE_DUE for other in self._targets
-                       if self._due.get(other) in (lc.READ, lc.DISABLE, lc.DISABLE_SAVE)
-                       and other != host})
-        return not lc.vmm_host_may_disable(others, host)
+        return not self.dry_run and lc.vmm_host_waits(host, self.config.scvmm.vmm_host, states, [
+            other for other in self._hosts_due(lc.READ, lc.DISABLE, lc.DISABLE_SAVE)])
 
     def _release_vmm_host(self) -> None:
         vmm_host = self.config.scvmm.vmm_host
@@ -324,7 +304,7 @@ class Reconciler:
             record = self._records[host]
             running = record.vms_running
             if not record.fallback_done or running is None:
-                running = self._running_vms(host)
+                running = self.vms.running_before_disable(host, self._ups_of(host))
             self._set(host, replace(record, ups=self.ups or record.ups, vms_running=running,
                                     vms_saved=None, job_kind=JOB_DISABLE_MIGRATE if move
                                     else JOB_DISABLE_SAVE, error=None), "")
@@ -340,8 +320,6 @@ class Reconciler:
                 if self.dry_run:
                     self.log.info("would Enable-SCVMHost", ups=self._ups_of(host), host=host)
                     self.outcome.actions.append(f"would enable {host}")
-                else:
-                    self._set(host, replace(self._records[host], job_kind=JOB_ENABLE), "")
             if not self.dry_run:
                 self._send(batch, "Enable-SCVMHost",
                            lambda batch=batch: self._driver_now().enable_hosts(batch), {})
@@ -381,79 +359,23 @@ class Reconciler:
                 self.log.info("would start the VMs we saved", ups=self._ups_of(host),
                               host=host)
                 continue
-            record = self._records[host]
-            candidates = record.vms_saved if record.vms_saved is not None \
-                else record.vms_running or ()
-            to_start = self._still_saved(host, candidates)
-            if not to_start:
-                self._observe(host, lc.JOB_SUCCEEDED, "no VM of ours to start")
-                continue
-            try:
-                results = self._driver_now().start_vms(list(to_start))
-            except ScvmmError as error:
-                raise _DisconnectedError(_connection_reason(error)) from None
-            jobs: list[str] = []
-            for vm_id, shown in to_start.items():
-                result = results.get(vm_id, ScvmmError("no answer for this VM"))
-                if isinstance(result, ScvmmError):
-                    self._log_error(host, f"Start-SCVirtualMachine {shown} failed: {result}")
-                    self.outcome.errors.append(f"{host}: start of {shown} failed: {result}")
-                    continue
-                self.log.info(f"Start-SCVirtualMachine {shown} started (we saved it)",
-                              ups=self._ups_of(host), host=host, job=result)
-                self.outcome.actions.append(f"Start-SCVirtualMachine {shown}")
-                jobs.append(result)
-                record = record.noted(self.clock(), "Start-SCVirtualMachine", vm=vm_id,
-                                      job=result)
-            self._set(host, replace(record, start_jobs=tuple(jobs)), "")
-            if not jobs:
-                self._observe(host, lc.JOB_FAILED, "VM starts failed")
-
-    def _still_saved(self, host: str, candidates: Sequence[str]) -> dict[str, str]:
-        """Of the VMs we saved (by ID), those still saved on the host (not started by
-        someone): VM id -> how to name it in the log."""
-        if not candidates:
-            return {}
-        try:
-            vms = self._driver_now().get_vms(host)
-        except ScvmmError as error:
-            self.log.info(f"cannot list VMs ({error}); starting the VMs we saved",
-                          ups=self._ups_of(host), host=host)
-            return {vm_id: vm_id for vm_id in candidates}
-        return {vm.vm_id: f"{vm.name} ({vm.vm_id})" for vm in _ours(vms, candidates)
-                if vm.state == VM_SAVED}
-
-    def _running_vms(self, host: str) -> tuple[str, ...] | None:
-        try:
-            vms = self._driver_now().get_vms(host)
-        except ScvmmError as error:
-            self.log.info(f"cannot list VMs before Disable ({error}): VMs will not be "
-                          "started on power return", ups=self._ups_of(host), host=host)
-            return None
-        running = [vm for vm in vms if vm.state == VM_RUNNING]
-        self.log.info("VMs running before Disable: "
-                      f"{', '.join(vm.name for vm in running) or 'none'}",
-                      ups=self._ups_of(host), host=host)
-        return tuple(vm.vm_id for vm in running)
+            record = self._ask(self.vms.start_saved, host, self._ups_of(host),
+                               self._records[host], self.clock())
+            self._set(host, record, "")
+            if not record.start_jobs:
+                self._observe(host, lc.JOB_SUCCEEDED, "no VM of ours started")
 
     # --- polling -------------------------------------------------------------------------
 
     def _running_jobs(self) -> dict[str, str]:
         """job id -> host, for every job we still wait for."""
-        jobs: dict[str, str] = {}
-        for host in self._targets:
-            record = self._records[host]
-            if record.job and self._due.get(host) == lc.POLL:
-                jobs[record.job] = host
-            for job in record.start_jobs:
-                jobs[job] = host
-        return jobs
+        jobs = {job: host for host in self._targets for job in self._records[host].start_jobs}
+        jobs.update({self._records[host].job: host for host in self._hosts_due(lc.POLL)
+                     if self._records[host].job})
+        return jobs  # type: ignore[return-value]
 
     def _poll(self, jobs: Mapping[str, str]) -> None:
-        try:
-            results = self._driver_now().get_jobs(list(jobs))
-        except ScvmmError as error:
-            raise _DisconnectedError(_connection_reason(error)) from None
+        results = self._ask(self._driver_now().get_jobs, list(jobs))
         for job, host in jobs.items():
             result = results.get(job, ScvmmError("no answer for this job"))
             if job in self._records[host].start_jobs:
@@ -491,47 +413,17 @@ class Reconciler:
             return
         if self._observe(host, lc.JOB_SUCCEEDED) == lc.NOTHING \
                 and lc.state_of(self._records[host]) == lc.MAINTENANCE:
-            saved = self._saved_vms(host, self._records[host])
+            saved = self.vms.saved_after_disable(host, self._records[host], self._records)
             self._set(host, replace(self._records[host], vms_saved=saved),
                       f"in maintenance (VMs we saved: {', '.join(saved or ()) or 'none'})")
 
     def _start_job_result(self, host: str, job: str, result: JobInfo | ScvmmError) -> None:
-        record = self._records[host]
-        if isinstance(result, JobInfo) and not result.finished:
-            before = lc.lifecycle_of(replace(record, job_started=_started(record, job)),
-                                     False)
-            if lc.refine(before, lc.JOB_RUNNING, self.clock()) != lc.JOB_STALE:
-                return
-            result = replace(result, error=f"still {result.status or 'unfinished'} after "
-                             f"{lc.STALE_JOB_SECONDS:.0f}s: no longer waited for")
-        if isinstance(result, ScvmmError) or not result.succeeded:
-            why = result if isinstance(result, ScvmmError) else \
-                f"{result.status}: {result.error or '-'}"
-            self._log_error(host, f"Start-SCVirtualMachine job failed: {why}", job=job)
-            self.outcome.errors.append(f"{host}: a VM start failed: {why}")
-        else:
-            self.log.info("Start-SCVirtualMachine completed", ups=self._ups_of(host),
-                          host=host, job=job)
-        remaining = tuple(other for other in record.start_jobs if other != job)
-        self._set(host, replace(record, start_jobs=remaining), "")
-        if not remaining:
-            self._observe(host, lc.JOB_SUCCEEDED, "VM starts ended")
-
-    def _saved_vms(self, host: str, record: HostRecord) -> tuple[str, ...] | None:
-        """The VMs saved on this host that were running before one of our Disables: HA
-        VMs live-migrated here from a host we disabled earlier count too (they were in
-        no list of this host's), else exit-and-start would never start them."""
-        if record.vms_running is None:
-            return None
-        candidates = dict.fromkeys(record.vms_running)
-        for other, other_record in self._records.items():
-            if other != host and other_record.ours and other_record.vms_running:
-                candidates.update(dict.fromkeys(other_record.vms_running))
-        try:
-            vms = self._driver_now().get_vms(host)
-        except ScvmmError:
-            return record.vms_running
-        return tuple(vm.vm_id for vm in _ours(vms, tuple(candidates)) if vm.state == VM_SAVED)
+        record = self.vms.start_job_polled(host, self._ups_of(host), self._records[host], job,
+                                           result, now=self.clock())
+        if record is not None:
+            self._set(host, record, "")
+            if not record.start_jobs:
+                self._observe(host, lc.JOB_SUCCEEDED, "VM starts ended")
 
     # --- bookkeeping ---------------------------------------------------------------------
 
@@ -544,10 +436,6 @@ class Reconciler:
                           job=record.job)
         self._records[host] = record
         self.store.save_host(host, record)
-
-    def _host_error(self, host: str, reason: str) -> None:
-        self._set(host, replace(self._records[host], error=reason), "")
-        self._fail(host, reason)
 
     def _fail(self, host: str | None, reason: str) -> None:
         self.log.error(reason, ups=self.ups, host=host)
@@ -569,47 +457,6 @@ class Reconciler:
         if self.ups is not None:
             return self.ups
         return self._records.get(host, HostRecord()).ups
-
-
-def pending_targets(config: Config, store: StateStore) -> tuple[dict[str, str], list[str]]:
-    """--retry-pending: the hosts whose records still have work to finish (the rule is
-    policy.pending_targets_of; this reads the records for it)."""
-    errors: list[str] = []
-    power: dict[str, UpsRecord | None] = {}
-    for name in config.ups:
-        try:
-            power[name] = store.load_ups(name)
-        except StateError as error:
-            errors.append(str(error))
-            power[name] = None
-    hosts: dict[str, HostRecord] = {}
-    for host in config.all_hosts():
-        try:
-            hosts[host] = store.load_host(host)
-        except StateError as error:
-            errors.append(str(error))
-    return pending_targets_of(config, power, hosts), errors
-
-
-def _ours(vms: Sequence[VmInfo], recorded: Sequence[str]) -> list[VmInfo]:
-    """The VMs a record names: by ID; a name from a record written before VMs were kept
-    by ID counts only where exactly one VM on the host bears it (names are not unique)."""
-    by_name: dict[str, int] = {}
-    for vm in vms:
-        by_name[vm.name] = by_name.get(vm.name, 0) + 1
-    return [vm for vm in vms
-            if vm.vm_id in recorded or (vm.name in recorded and by_name[vm.name] == 1)]
-
-
-def _started(record: HostRecord, job: str) -> datetime | None:
-    """When we started a VM start job (from the record's history)."""
-    for entry in reversed(record.history):
-        if isinstance(entry, dict) and entry.get("job") == job \
-                and entry.get("action") != "job ended":
-            with contextlib.suppress(ValueError, TypeError):
-                return datetime.fromisoformat(entry.get("at") or "")
-            return None
-    return None
 
 
 def _mode_words(move: bool) -> str:
