@@ -41,6 +41,7 @@ MAINTENANCE = "maintenance"  # in maintenance by us
 ENABLE_DUE = "enable_due"  # power back; host to be read, then enabled
 MAINTENANCE_CHECK = "maintenance_check"  # power failed again before our Enable: read
 WATCH_LOST_DISABLE = "watch_lost_disable"  # power back while a lost Disable may land
+WATCH_DISABLE_JOB = "watch_disable_job"  # power back while our Disable job (id known) runs
 ENABLE_SENT = "enable_sent"  # Enable sent, its job id lost
 ENABLE_RUNNING = "enable_running"  # our Enable job runs
 STARTING_VMS = "starting_vms"  # exit-and-start: our VM start jobs run
@@ -48,8 +49,8 @@ FAILED = "failed"  # a job failed with no fallback left: for humans
 
 STATES = (NORMAL, ADMIN, DISABLE_DUE, DISABLE_SENT, DISABLE_RUNNING, FALLBACK_CHECK,
           FALLBACK_DUE, FALLBACK_SENT, FALLBACK_RUNNING,
-          MAINTENANCE, ENABLE_DUE, MAINTENANCE_CHECK, WATCH_LOST_DISABLE, ENABLE_SENT,
-          ENABLE_RUNNING, STARTING_VMS, FAILED)
+          MAINTENANCE, ENABLE_DUE, MAINTENANCE_CHECK, WATCH_LOST_DISABLE, WATCH_DISABLE_JOB,
+          ENABLE_SENT, ENABLE_RUNNING, STARTING_VMS, FAILED)
 
 # --- observations -------------------------------------------------------------------
 WANT_MAINTENANCE = "want_maintenance"  # policy: every UPS feeding the host calls for it
@@ -146,8 +147,8 @@ def _rows() -> dict[tuple[str, str], Row]:
     row(DISABLE_DUE, HAND_OVER, NORMAL, NOTHING,
         "power restored before we asked SCVMM for anything: back to normal")
     row((DISABLE_SENT, DISABLE_RUNNING, FALLBACK_CHECK, FALLBACK_DUE, FALLBACK_SENT,
-         FALLBACK_RUNNING, MAINTENANCE, FAILED, WATCH_LOST_DISABLE, ENABLE_DUE,
-         MAINTENANCE_CHECK), HAND_OVER,
+         FALLBACK_RUNNING, MAINTENANCE, FAILED, WATCH_LOST_DISABLE, WATCH_DISABLE_JOB,
+         ENABLE_DUE, MAINTENANCE_CHECK), HAND_OVER,
         ADMIN, NOTHING, "power restored, on_power_restored=none: left in maintenance and "
         "handed over to the admins")
     row(ENABLE_SENT, HAND_OVER, None, READ, "our Enable is out already: did it land? read")
@@ -195,7 +196,7 @@ def _rows() -> dict[tuple[str, str], Row]:
 
     # disable running (our job, id known)
     row(DISABLE_RUNNING, WANT_MAINTENANCE, None, POLL, "wait for our job")
-    row(DISABLE_RUNNING, WANT_NORMAL, WATCH_LOST_DISABLE, POLL,
+    row(DISABLE_RUNNING, WANT_NORMAL, WATCH_DISABLE_JOB, POLL,
         "power back mid-job: let it end, then enable")
     row(DISABLE_RUNNING, reads, None, POLL, "the job decides, not a read")
     row(DISABLE_RUNNING, answers, None, POLL, "our job already runs")
@@ -235,7 +236,7 @@ def _rows() -> dict[tuple[str, str], Row]:
 
     # fallback running
     row(FALLBACK_RUNNING, WANT_MAINTENANCE, None, POLL, "wait for the fallback")
-    row(FALLBACK_RUNNING, WANT_NORMAL, WATCH_LOST_DISABLE, POLL,
+    row(FALLBACK_RUNNING, WANT_NORMAL, WATCH_DISABLE_JOB, POLL,
         "power back mid-fallback: let it end, then enable")
     row(FALLBACK_RUNNING, reads + answers, None, POLL, "the fallback job decides")
     row(FALLBACK_RUNNING, JOB_RUNNING, None, POLL, "still running")
@@ -281,6 +282,22 @@ def _rows() -> dict[tuple[str, str], Row]:
         "our Disable failed: nothing of ours will land; whoever disables it now is an admin")
     row(WATCH_LOST_DISABLE, (JOB_UNKNOWN, JOB_STALE), None, NOTHING,
         "job gone: watch the host by reads")
+
+    # power back while our Disable job (id known) runs: follow it, however long it hangs
+    row(WATCH_DISABLE_JOB, WANT_NORMAL, None, POLL, "follow our Disable job")
+    row(WATCH_DISABLE_JOB, WANT_MAINTENANCE, DISABLE_RUNNING, POLL,
+        "power failed again: our Disable job is what is called for")
+    row(WATCH_DISABLE_JOB, reads + answers, None, POLL, "the job decides")
+    row(WATCH_DISABLE_JOB, JOB_RUNNING, None, POLL, "still running")
+    row(WATCH_DISABLE_JOB, JOB_STALE, WATCH_LOST_DISABLE, READ,
+        "hangs: the host decides (in maintenance: enable); it may still land, so the "
+        "watch by reads runs on from now")
+    row(WATCH_DISABLE_JOB, JOB_SUCCEEDED, ENABLE_DUE, READ,
+        "our Disable ended in maintenance after power returned: enable")
+    row(WATCH_DISABLE_JOB, JOB_FAILED, NORMAL, NOTHING,
+        "our Disable failed: nothing of ours landed")
+    row(WATCH_DISABLE_JOB, JOB_UNKNOWN, WATCH_LOST_DISABLE, READ,
+        "job vanished: it may have landed; watch the host by reads")
 
     # enable sent, job id unknown
     row(ENABLE_SENT, JOB_STARTED, ENABLE_RUNNING, POLL, "its job id arrived: follow it")
@@ -368,6 +385,10 @@ def step(lifecycle: Lifecycle, observation: str, now: datetime) -> tuple[Lifecyc
             changes["state"] = STARTING_VMS
         else:
             action = NOTHING
+    if row.next_state == WATCH_LOST_DISABLE != lifecycle.state:
+        # The watch for a Disable of ours landing late runs from now (power return): a
+        # job given up as hung may still end, long after its request was sent.
+        changes["job_started"] = now
     if observation in (JOB_SUCCEEDED, JOB_FAILED, JOB_UNKNOWN, JOB_STALE):
         changes["job"] = None  # a job that ended or is given up is followed no longer
     if row.next_state in (NORMAL, ADMIN) and lifecycle.state != row.next_state:
@@ -392,12 +413,13 @@ def why(lifecycle: Lifecycle, observation: str, now: datetime) -> str:
 PHASE_OF = {NORMAL: "normal", ADMIN: "admin", MAINTENANCE: "maintenance", FAILED: "failed",
             **dict.fromkeys((DISABLE_DUE, DISABLE_SENT, DISABLE_RUNNING, FALLBACK_CHECK,
                              FALLBACK_DUE, FALLBACK_SENT, FALLBACK_RUNNING), "entering"),
-            **dict.fromkeys((ENABLE_DUE, MAINTENANCE_CHECK, WATCH_LOST_DISABLE, ENABLE_SENT,
-                             ENABLE_RUNNING, STARTING_VMS), "leaving")}
+            **dict.fromkeys((ENABLE_DUE, MAINTENANCE_CHECK, WATCH_LOST_DISABLE,
+                             WATCH_DISABLE_JOB, ENABLE_SENT, ENABLE_RUNNING, STARTING_VMS),
+                            "leaving")}
 # Under way: a request or job of ours may still change the host; the next call resumes.
 UNDER_WAY = (DISABLE_SENT, DISABLE_RUNNING, FALLBACK_SENT, FALLBACK_RUNNING,
-             WATCH_LOST_DISABLE, ENABLE_SENT, ENABLE_RUNNING, STARTING_VMS)
-_WITH_JOB = (DISABLE_RUNNING, FALLBACK_RUNNING, ENABLE_RUNNING, WATCH_LOST_DISABLE)
+             WATCH_LOST_DISABLE, WATCH_DISABLE_JOB, ENABLE_SENT, ENABLE_RUNNING, STARTING_VMS)
+_WITH_JOB = (DISABLE_RUNNING, FALLBACK_RUNNING, ENABLE_RUNNING, WATCH_DISABLE_JOB)
 _NOT_OURS = (NORMAL, ADMIN, DISABLE_DUE)  # DISABLE_DUE: nothing of ours started yet
 _DISABLE_KINDS = (JOB_DISABLE_MIGRATE, JOB_DISABLE_SAVE)
 
@@ -420,7 +442,7 @@ def state_of(record: HostRecord) -> str:
         if record.start_jobs:
             return STARTING_VMS
         if record.job_kind in _DISABLE_KINDS and record.ours:
-            return WATCH_LOST_DISABLE
+            return WATCH_DISABLE_JOB if record.job else WATCH_LOST_DISABLE
         if record.job_kind == JOB_ENABLE and record.job:
             return ENABLE_RUNNING
         if record.job_kind == JOB_ENABLE and record.job_started:

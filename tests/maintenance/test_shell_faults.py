@@ -288,8 +288,9 @@ class ShellUnderFaults(RuleBasedStateMachine):
         self.scvmm.run_jobs()
         for host in list(self.scvmm.admin_locked):  # the admin's job ends in maintenance
             self.scvmm.admin_locked.discard(host)
-            self.scvmm.hosts[host]["maintenance"] = True
-            self.scvmm.admin_hosts.add(host)
+            if host not in self.scvmm.in_doubt:  # (else unknowable, see the docstring)
+                self.scvmm.hosts[host]["maintenance"] = True
+                self.scvmm.admin_hosts.add(host)
 
     @rule(fault=st.sampled_from(["refuse", "link_lost", "hang", "disk_full"]))
     def toggle(self, fault: str) -> None:
