@@ -9,8 +9,8 @@ one Disable and one save fallback per host per outage, and once the faults stop 
 --retry-pending runs, every host we put into maintenance is back.
 
 Not covered, as not knowable with today's driver: an admin's maintenance of a host after
-a request of ours to it lost its answer, or the handler died between recording the
-request and sending it (a lost Disable then looks like ours and is
+a request of ours to it lost its answer, or its job vanished, or the handler died
+between recording the request and sending it (a lost Disable then looks like ours and is
 enabled on power return; a lost Enable is handed over with an error). Reading the
 host's most recent job would tell (issue 10, item 8): the admin rule skips such hosts.
 
@@ -95,6 +95,7 @@ class FaultyScvmm(MemoryScvmm):
         # Hosts a request of ours went to whose answer was lost: whether it did anything
         # is not knowable without the host's job history (see the module docstring).
         self.in_doubt: set[str] = set()
+        self.job_host: dict[str, str] = {}
         self.power: dict[str, str] = {}
         self.violations: list[str] = []
         self.restore = "exit"
@@ -140,6 +141,7 @@ class FaultyScvmm(MemoryScvmm):
                    or self.hosts[host].get("maintenance")}
         results = super().disable_hosts({host: move for host, move in
                                          move_within_cluster.items() if host not in refused})
+        self.job_host.update({job: host for host, job in results.items()})
         for host, job in results.items():
             key = (host, self.outage[host])
             self.disable_jobs[key] = self.disable_jobs.get(key, 0) + 1
@@ -159,6 +161,7 @@ class FaultyScvmm(MemoryScvmm):
         refused = {host: ScvmmCommandError(f"{host} is locked (Error ID: 2606)")
                    for host in names if self.refuse or host in self.admin_locked}
         results = super().enable_hosts([host for host in names if host not in refused])
+        self.job_host.update({job: host for host, job in results.items()})
         if self.hang:
             for job in results.values():
                 self.jobs[job].polls_left = 10**9
@@ -308,6 +311,8 @@ class ShellUnderFaults(RuleBasedStateMachine):
                 job.polls_left = 1  # it did its work, then SCVMM forgot it
                 self.scvmm.get_jobs_quietly(job_id)
                 del self.scvmm.jobs[job_id]
+                # Whether it did anything is now as unknowable as for a lost answer.
+                self.scvmm.in_doubt.add(self.scvmm.job_host.get(job_id, ""))
                 return
 
     @rule(host=st.sampled_from(HOSTS))
