@@ -37,8 +37,8 @@ from check_dell_ups.maintenance.failures import record_failure
 from check_dell_ups.maintenance.icinga_api import update_icinga
 from check_dell_ups.maintenance.log import PROGRAM, HandlerLog
 from check_dell_ups.maintenance.ownership import access_problems, foreign_owner
-from check_dell_ups.maintenance.policy import TARGET_HOLD, Decision, decide
-from check_dell_ups.maintenance.reconcile import Outcome, Reconciler, pending_targets
+from check_dell_ups.maintenance.policy import TARGET_HOLD, Decision, decide, pending_targets_of
+from check_dell_ups.maintenance.reconcile import Outcome, Reconciler
 from check_dell_ups.maintenance.records import UpsRecord
 from check_dell_ups.maintenance.state import StateError, StateStore
 from check_dell_ups.maintenance.status import collect_status, render_json, render_table
@@ -480,7 +480,8 @@ def retry_pending(config: Config, store: StateStore, log: HandlerLog, *,
                   connect: Callable[[], ScvmmDriver], deadline: float, dry_run: bool = False,
                   **reconciler_options: Any) -> tuple[str, bool]:
     """--retry-pending, under the lock: finish every host record's unfinished work."""
-    targets, errors = pending_targets(config, store)
+    power, hosts, errors = store.load_all(config.ups, config.all_hosts())
+    targets = pending_targets_of(config, power, hosts)
     for error in errors:
         log.error(error)
     if store.reserve_note:

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from check_dell_ups.maintenance import lifecycle
 from check_dell_ups.maintenance.config import Config
 from check_dell_ups.maintenance.event import Event
 from check_dell_ups.maintenance.records import WANT_MAINTENANCE, WANT_NORMAL, HostRecord, UpsRecord
@@ -219,3 +220,25 @@ def mode_of(config: Config, host: str) -> str:
     """Save when any UPS feeding the host is configured for save, else migrate."""
     feeding = config.ups_of_host(host)
     return "save" if any(config.ups[name].mode == "save" for name in feeding) else "migrate"
+
+
+def disables_with_migration(mode: str, cluster: str | None) -> bool:
+    """-MoveWithinCluster only in migrate mode on a clustered host (a stand-alone host
+    has nowhere to move its VMs: save)."""
+    return mode == "migrate" and cluster is not None
+
+
+def observation_for(target: str, state: str, on_power_restored: str) -> str | None:
+    """The lifecycle observation a target means for a host in `state` (None: nothing is
+    called for). Hold continues what is under way, in its direction; a power return
+    under on_power_restored=none hands our hosts over (never an Enable)."""
+    if target == TARGET_MAINTENANCE:
+        return lifecycle.WANT_MAINTENANCE
+    if target == TARGET_NORMAL:
+        return lifecycle.HAND_OVER if on_power_restored == "none" else lifecycle.WANT_NORMAL
+    phase = lifecycle.PHASE_OF[state]
+    if phase == "entering":
+        return lifecycle.WANT_MAINTENANCE
+    if phase == "leaving":
+        return lifecycle.WANT_NORMAL
+    return None

@@ -118,6 +118,8 @@ class HostRecord:
     # When the Disable/Enable of job_kind was sent (written before sending). With no job
     # id it means "sent, its job id lost": never sent again blindly (issue 10).
     job_started: datetime | None = None
+    # The lifecycle table's state (lifecycle.py); None in older records: derived there.
+    state: str | None = None
 
     def moved(self, phase: str, now: datetime, **changes: Any) -> HostRecord:
         """A copy in a new phase (since = now when the phase changes)."""
@@ -158,12 +160,13 @@ class HostRecord:
                 error=data.get("error"),
                 history=tuple(data.get("history") or ()),
                 job_started=parse_iso(data.get("job_started")),
+                state=data.get("state"),
             )
         except (TypeError, ValueError) as error:
             raise RecordError(str(error)) from None
         if record.phase not in PHASES:
             raise RecordError(f"phase {record.phase!r} is not one of {PHASES}")
-        for key in ("wanted", "ups", "job", "job_kind", "error"):
+        for key in ("wanted", "ups", "job", "job_kind", "error", "state"):
             value = getattr(record, key)
             if value is not None and not isinstance(value, str):
                 raise RecordError(f"{key} {value!r} is not a string")

@@ -240,6 +240,26 @@ class StateStore:
         except _PARSE_ERRORS:
             return None
 
+    def load_all(self, ups_names: Iterable[str], hosts: Iterable[str]) -> tuple[
+            dict[str, UpsRecord | None], dict[str, HostRecord], list[str]]:
+        """Every UPS and host record (--retry-pending's input), and a line per file that
+        could not be read (a UPS then counts as None, a host is left out)."""
+        errors: list[str] = []
+        power: dict[str, UpsRecord | None] = {}
+        for name in ups_names:
+            try:
+                power[name] = self.load_ups(name)
+            except StateError as error:
+                errors.append(str(error))
+                power[name] = None
+        records: dict[str, HostRecord] = {}
+        for host in hosts:
+            try:
+                records[host] = self.load_host(host)
+            except StateError as error:
+                errors.append(str(error))
+        return power, records, errors
+
     def save_host(self, host: str, record: HostRecord) -> None:
         self._save(self.host_path(host), {"host": host, "record": record.to_json()})
 
