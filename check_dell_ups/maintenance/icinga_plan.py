@@ -138,8 +138,12 @@ def _cause(config: Config, host: str, record: HostRecord) -> str:
 
 
 def _mode(record: HostRecord, configured_mode: str) -> str:
+    # fallback_done outlives the job: in maintenance the lifecycle keeps no job_kind.
+    if record.fallback_done:
+        return ("save after a failed migration" if configured_mode == "migrate"
+                else "save, sent again after a failed Disable")
     if record.job_kind == JOB_DISABLE_SAVE:
-        return "save after a failed migration" if record.fallback_done else "save"
+        return "save"
     if record.job_kind == JOB_DISABLE_MIGRATE:
         return "migrate"
     return configured_mode

@@ -99,8 +99,8 @@ def test_one_comment_per_ups_naming_hosts_mode_and_jobs() -> None:
                {"action": "job ended", "job": "job-1"},
                {"action": "Disable-SCVMHost", "job": "job-2"})
     notes = notes_of({
-        "hv01.example.com": record(job_kind="disable-save", fallback_done=True,
-                                   history=history),
+        # in maintenance the lifecycle keeps fallback_done but no job_kind
+        "hv01.example.com": record(job_kind=None, fallback_done=True, history=history),
         "hv02.example.com": record("entering", job="job-3", ups="ups-b"),
     })
     assert notes[(COMMENT, "ups-a")] == (
@@ -112,6 +112,20 @@ def test_one_comment_per_ups_naming_hosts_mode_and_jobs() -> None:
                                                           "job-3)")
     # The downtime names the UPS whose call put the host there.
     assert "UPS ups-b on battery" in notes[(DOWNTIME, "hv02.example.com")]
+
+
+@pytest.mark.parametrize("why, host_record, configured, words", [
+    ("the fallback's job runs", record("entering", job_kind="disable-save",
+                                       fallback_done=True, job="job-2"), "migrate",
+     "save after a failed migration"),
+    ("a save-mode Disable sent again", record(job_kind=None, fallback_done=True), "save",
+     "save, sent again after a failed Disable"),
+    ("the first Disable runs", record("entering", job_kind="disable-save", job="job-1"),
+     "save", "save"),
+])
+def test_the_mode_a_host_was_disabled_in(why, host_record, configured, words) -> None:
+    text = comment_text("ups-a", configured, [("hv01.example.com", host_record)])
+    assert f"hv01.example.com ({words}, job " in text, why
 
 
 def test_the_comment_falls_back_to_the_configured_mode_and_no_job() -> None:
