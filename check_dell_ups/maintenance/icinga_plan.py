@@ -74,8 +74,20 @@ def candidate_hosts(config: Config, icinga: IcingaConfig,
     for host, record in records.items():
         if in_maintenance(record):
             names.add(icinga.icinga_name(host))
-            names.update(icinga.icinga_name(vm) for vm in record.vms_saved or ())
+            names.update(saved_vm_hosts(icinga, record))
     return names
+
+
+def saved_vm_hosts(icinga: IcingaConfig, record: HostRecord) -> list[str]:
+    """The Icinga host names of the VMs a host's Disable saved: the name map's entry for
+    the VM's ID, else for its name, else the VM's name as VMM called it (else its ID,
+    from a record that kept no name)."""
+    names = dict(record.saved_vm_names)
+    hosts = []
+    for vm_id in record.vms_saved or ():
+        mapped = icinga.host_names.get(vm_id.lower())
+        hosts.append(mapped or icinga.icinga_name(names.get(vm_id, vm_id)))
+    return hosts
 
 
 def wanted_notes(config: Config, icinga: IcingaConfig, records: Mapping[str, HostRecord],
@@ -95,8 +107,8 @@ def wanted_notes(config: Config, icinga: IcingaConfig, records: Mapping[str, Hos
             cause = _cause(config, host, record)
             wanted = {icinga.icinga_name(host): f"{PREFIX}SCVMM maintenance mode: {host} "
                                                 f"({cause})"}
-            for vm in record.vms_saved or ():
-                wanted.setdefault(icinga.icinga_name(vm),
+            for vm_host in saved_vm_hosts(icinga, record):
+                wanted.setdefault(vm_host,
                                   f"{PREFIX}VM saved by the SCVMM maintenance mode of "
                                   f"{host} ({cause})")
             for name, text in wanted.items():

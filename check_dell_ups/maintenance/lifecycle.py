@@ -476,7 +476,8 @@ def record_for(record: HostRecord, lifecycle: Lifecycle, now: datetime) -> HostR
     if state in (ENABLE_SENT, ENABLE_RUNNING):  # in the same write as the state
         changes["job_kind"] = JOB_ENABLE
     if state in (NORMAL, ADMIN) and state_of(record) != state:  # a stay keeps its error
-        changes.update(error=None, vms_running=None, vms_saved=None, start_jobs=())
+        changes.update(error=None, vms_running=None, vms_saved=None, saved_vm_names=(),
+                       start_jobs=())
     if state not in (STARTING_VMS,):
         changes["start_jobs"] = ()
     return record.moved(phase, now, **changes)

@@ -306,7 +306,8 @@ class Reconciler:
             if not record.fallback_done or running is None:
                 running = self.vms.running_before_disable(host, self._ups_of(host))
             self._set(host, replace(record, ups=self.ups or record.ups, vms_running=running,
-                                    vms_saved=None, job_kind=JOB_DISABLE_MIGRATE if move
+                                    vms_saved=None, saved_vm_names=(),
+                                    job_kind=JOB_DISABLE_MIGRATE if move
                                     else JOB_DISABLE_SAVE, error=None), "")
         if not self.dry_run:
             self._send(batch, "Disable-SCVMHost",
@@ -414,7 +415,10 @@ class Reconciler:
         if self._observe(host, lc.JOB_SUCCEEDED) == lc.NOTHING \
                 and lc.state_of(self._records[host]) == lc.MAINTENANCE:
             saved = self.vms.saved_after_disable(host, self._records[host], self._records)
-            self._set(host, replace(self._records[host], vms_saved=saved),
+            names = tuple((vm_id, self.vms.names[vm_id]) for vm_id in saved or ()
+                          if vm_id in self.vms.names)
+            self._set(host, replace(self._records[host], vms_saved=saved,
+                                    saved_vm_names=names),
                       f"in maintenance (VMs we saved: {', '.join(saved or ()) or 'none'})")
 
     def _start_job_result(self, host: str, job: str, result: JobInfo | ScvmmError) -> None:

@@ -112,6 +112,9 @@ class HostRecord:
     # VM IDs, since VM names are not unique in VMM (older records may hold names)
     vms_running: tuple[str, ...] | None = None  # Running before our Disable
     vms_saved: tuple[str, ...] | None = None  # of those, Saved after it
+    # (VM ID, VM name) of the VMs in vms_saved, as VMM named them then: the name is what
+    # an Icinga host object of the VM is called by default ([icinga]).
+    saved_vm_names: tuple[tuple[str, str], ...] = ()
     start_jobs: tuple[str, ...] = ()
     error: str | None = None
     history: tuple[dict[str, Any], ...] = field(default_factory=tuple)
@@ -138,6 +141,7 @@ class HostRecord:
         for key in ("vms_running", "vms_saved", "start_jobs", "history"):
             value = data[key]
             data[key] = list(value) if value is not None else None
+        data["saved_vm_names"] = dict(self.saved_vm_names)
         return data
 
     @classmethod
@@ -156,6 +160,7 @@ class HostRecord:
                 fallback_done=bool(data.get("fallback_done", False)),
                 vms_running=_optional_names(data.get("vms_running")),
                 vms_saved=_optional_names(data.get("vms_saved")),
+                saved_vm_names=_vm_names(data.get("saved_vm_names")),
                 start_jobs=_optional_names(data.get("start_jobs")) or (),
                 error=data.get("error"),
                 history=tuple(data.get("history") or ()),
@@ -179,6 +184,16 @@ def _optional_float(value: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise RecordError(f"{value!r} is not a number")
     return float(value)
+
+
+def _vm_names(value: Any) -> tuple[tuple[str, str], ...]:
+    """{VM ID: VM name} (absent in older records)."""
+    if value is None:
+        return ()
+    if not isinstance(value, dict) or not all(
+            isinstance(key, str) and isinstance(name, str) for key, name in value.items()):
+        raise RecordError(f"saved_vm_names {value!r} is not an object of strings")
+    return tuple(value.items())
 
 
 def _optional_names(value: Any) -> tuple[str, ...] | None:

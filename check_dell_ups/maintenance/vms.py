@@ -28,6 +28,7 @@ class VmKeeper:
     def __init__(self, driver: Callable[[], ScvmmDriver], log: HandlerLog,
                  errors: list[str], actions: list[str]) -> None:
         self.driver, self.log, self.errors, self.actions = driver, log, errors, actions
+        self.names: dict[str, str] = {}  # VM ID -> name, of the VMs listed in this call
 
     def running_before_disable(self, host: str, ups: str | None) -> tuple[str, ...] | None:
         try:
@@ -56,6 +57,7 @@ class VmKeeper:
             vms = self.driver().get_vms(host)
         except ScvmmError:
             return record.vms_running
+        self.names.update((vm.vm_id, vm.name) for vm in vms)
         return tuple(vm.vm_id for vm in ours(vms, tuple(candidates)) if vm.state == VM_SAVED)
 
     def start_saved(self, host: str, ups: str | None, record: HostRecord,

@@ -40,11 +40,12 @@ EXAMPLE_USER = Path(__file__).resolve().parents[2] / "icinga-conf" / "examples" 
 API_PASSWORD = "api-Passw0rd"  # throw-away, for the sandbox only
 ADMIN_PASSWORD = "admin-Passw0rd"
 # Icinga host objects of the world's machines: hv09 under another name (the name map),
-# hv06 not in Icinga at all; two of the VMs the handler saves, one by a mapped name.
+# hv06 not in Icinga at all; two of the VMs the handler saves: build01 under its own
+# name (the default: no map entry), file09 under another (mapped by its VM ID).
 ICINGA_HYPERV = {"hv01.example.com": "hv01.example.com", "hv02.example.com":
                  "hv02.example.com", "hv05.example.com": "hv05.example.com",
                  "hv09.example.com": "hv09"}
-ICINGA_VMS = {"build01": "build01.example.com", "file09": "file09.example.com"}
+ICINGA_VMS = {"build01": "build01", "file09": "file09.example.com"}
 
 
 def shipped_permissions() -> list[str]:
@@ -83,7 +84,8 @@ object ApiUser "test-admin" {{ password = "{ADMIN_PASSWORD}"
 
 def icinga_table(url: str, ca_file: Path, password_file: Path) -> str:
     host_names = {"hv09.example.com": "hv09"}
-    host_names.update({object_id("vm", vm): name for vm, name in ICINGA_VMS.items()})
+    host_names.update({object_id("vm", vm): name for vm, name in ICINGA_VMS.items()
+                       if name != vm})
     lines = "".join(f'"{key}" = "{value}"\n' for key, value in host_names.items())
     return (f'\n[icinga]\nurl = "{url}"\nusername = "dell-ups"\n'
             f'password_file = "{password_file}"\nca_file = "{ca_file}"\n'

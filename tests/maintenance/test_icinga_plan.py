@@ -86,6 +86,25 @@ def test_the_name_map_names_hosts_and_saved_vms() -> None:
     assert (DOWNTIME, "hv01.example.com") not in notes
 
 
+@pytest.mark.parametrize("why, names, map_entry, expected", [
+    ("by default, the VM's name as VMM called it", {"vm-id-3": "db01"}, {}, "db01"),
+    ("the name map's entry for the name", {"vm-id-3": "DB01"}, {"db01": "db01.example.com"},
+     "db01.example.com"),
+    ("the name map's entry for the ID wins", {"vm-id-3": "db01"}, {"vm-id-3": "db-by-id"},
+     "db-by-id"),
+    ("a record that kept no name: the ID", {}, {}, "vm-id-3"),
+])
+def test_a_saved_vm_is_the_icinga_host_of_its_name(why, names, map_entry, expected) -> None:
+    raw = {**RAW, "icinga": {**RAW["icinga"], "host_names": map_entry}}
+    config = parse_config(raw)
+    saved = HostRecord(phase="maintenance", ours=True, job_kind="disable-migrate", ups="ups-a",
+                       vms_saved=("vm-id-3",), saved_vm_names=tuple(names.items()))
+    notes = wanted_notes(config, config.icinga, {"hv01.example.com": saved},
+                         {expected, "hv01.example.com"})
+    assert (DOWNTIME, expected) in {(note.kind, note.host) for note in notes}, why
+    assert expected in candidate_hosts(config, config.icinga, {"hv01.example.com": saved})
+
+
 def test_only_icinga_hosts_that_exist_get_notes() -> None:
     notes = notes_of({"hv01.example.com": record(vms_saved=("vm-id-1",))},
                      known={"hv01"})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from check_dell_ups.maintenance.records import RecordError, UpsRecord
+from check_dell_ups.maintenance.records import HostRecord, RecordError, UpsRecord
 
 
 def test_last_seen_on_mains_round_trips(at) -> None:
@@ -49,3 +49,19 @@ def test_a_written_null_is_kept(at) -> None:
 def test_a_bad_timestamp_is_a_record_error() -> None:
     with pytest.raises(RecordError):
         UpsRecord.from_json({"power": "mains", "last_seen_on_mains": "yesterday"})
+
+
+def test_the_names_of_saved_vms_round_trip_and_older_records_have_none() -> None:
+    record = HostRecord(phase="maintenance", ours=True, vms_saved=("id-1", "id-2"),
+                        saved_vm_names=(("id-1", "web01"), ("id-2", "db01")))
+    assert record.to_json()["saved_vm_names"] == {"id-1": "web01", "id-2": "db01"}
+    assert HostRecord.from_json(record.to_json()) == record
+    older = record.to_json()
+    del older["saved_vm_names"]
+    assert HostRecord.from_json(older).saved_vm_names == ()
+
+
+@pytest.mark.parametrize("value", [["id-1", "web01"], {"id-1": 7}, "web01"])
+def test_saved_vm_names_of_another_shape_are_a_record_error(value) -> None:
+    with pytest.raises(RecordError):
+        HostRecord.from_json({"phase": "maintenance", "saved_vm_names": value})
