@@ -14,7 +14,6 @@ import contextlib
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import time
@@ -22,6 +21,8 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 from typing import Any
+
+from check_dell_ups.process_group import stop_groups
 
 CARBON_CACHE = "/usr/bin/carbon-cache"
 SYSTEM_PYTHON = "/usr/bin/python3"
@@ -184,17 +185,7 @@ class GraphiteSandbox(contextlib.AbstractContextManager):
     # ---- tear-down ---------------------------------------------------------------------
 
     def stop(self) -> None:
-        for process in self._processes:
-            if process.poll() is None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGTERM)
-        for process in self._processes:
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=5)
+        stop_groups(self._processes)
         self._processes = []
         for log in self._logs:
             log.close()

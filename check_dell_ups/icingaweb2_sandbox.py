@@ -15,11 +15,9 @@ import base64
 import contextlib
 import http.client
 import json
-import os
 import re
 import secrets
 import shutil
-import signal
 import socket
 import subprocess
 import time
@@ -28,6 +26,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from check_dell_ups.mariadb_sandbox import Database, MariaDbSandbox
+from check_dell_ups.process_group import stop_groups
 
 ICINGACLI = "/usr/bin/icingacli"
 WEB_ROOT = Path("/usr/share/icingaweb2")
@@ -252,16 +251,8 @@ class IcingaWeb2Sandbox(contextlib.AbstractContextManager):
         return f"http://127.0.0.1:{self.port}"
 
     def stop(self) -> None:
-        server = self._server
-        if server is not None and server.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(server.pid, signal.SIGTERM)
-            try:
-                server.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(server.pid, signal.SIGKILL)
-                server.wait(timeout=5)
+        if self._server is not None:
+            stop_groups([self._server])
         self._server = None
         if self._server_log is not None:
             self._server_log.close()
@@ -374,16 +365,8 @@ class HeadlessChromium(contextlib.AbstractContextManager):
             with contextlib.suppress(OSError, IcingaWebError):
                 self._call("DELETE", self._session)
             self._session = ""
-        driver = self._driver
-        if driver is not None and driver.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(driver.pid, signal.SIGTERM)
-            try:
-                driver.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(driver.pid, signal.SIGKILL)
-                driver.wait(timeout=5)
+        if self._driver is not None:
+            stop_groups([self._driver])
         self._driver = None
         if self._log is not None:
             self._log.close()

@@ -13,13 +13,14 @@ import os
 import pwd
 import secrets
 import shutil
-import signal
 import subprocess
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
+
+from check_dell_ups.process_group import stop_groups
 
 INSTALL_DB = "/usr/bin/mariadb-install-db"
 SERVER = "/usr/sbin/mariadbd"
@@ -117,16 +118,8 @@ class MariaDbSandbox(contextlib.AbstractContextManager):
         return database
 
     def stop(self) -> None:
-        process = self._process
-        if process is not None and process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=5)
+        if self._process is not None:
+            stop_groups([self._process], grace=30)
         self._process = None
         if self._output is not None:
             self._output.close()
