@@ -19,6 +19,7 @@ import pytest
 from check_dell_ups.demo_world import FED_HOSTS, SMALL_CLUSTER, UPS_NAME
 from check_dell_ups.graphite_sandbox import GraphiteSandbox, graphite_installed
 from check_dell_ups.icinga_sandbox import IcingaSandbox, ServiceEvent
+from check_dell_ups.influxdb_sandbox import DATABASE, InfluxSandbox, influxdb_installed
 
 pytestmark = [
     pytest.mark.e2e,
@@ -367,6 +368,61 @@ def test_graphite_writer_feeds_graphite_and_the_templates_draw_the_outage(world,
                     expression = target["target"].replace("$host", UPS_NAME).replace(
                         "$service", "ups")
                     assert graphite.values(expression), (panel["title"], expression)
+        finally:
+            sandbox.stop()
+
+
+def _influx_query(query: str) -> str:
+    """A Grafana InfluxQL target as Grafana would send it for this UPS's service."""
+    return (query.replace("$host", UPS_NAME).replace("$service", "ups")
+            .replace("$timeFilter", "time > now() - 1h").replace("$__interval", "1s"))
+
+
+@pytest.mark.skipif(not influxdb_installed(), reason="Debian's influxdb is not installed")
+def test_influxdb_writer_feeds_influxdb_and_the_grafana_dashboard_draws_the_outage(
+        world, tmp_path):
+    """Icinga 2's InfluxdbWriter with its default templates into Debian's InfluxDB 1.x:
+    every query of the shipped Grafana (InfluxDB) dashboard, its template variables
+    included, finds the values the simulator served, through a power cut."""
+    with InfluxSandbox(tmp_path / "influxdb") as influx:
+        writer = (f'object InfluxdbWriter "influxdb" {{\n\thost = "127.0.0.1"\n'
+                  f'\tport = {influx.http_port}\n\tdatabase = "{DATABASE}"\n'
+                  "\tflush_threshold = 1\n\tflush_interval = 1s\n"
+                  "\tenable_send_thresholds = true\n}\n")
+        sandbox = IcingaSandbox(tmp_path / "icinga2",
+                                ups_host(world.ups.port, world.config) + writer, env=world.env)
+        sandbox.validate()
+        sandbox.start()
+        try:
+            served = world.ups.state()
+            charge = _influx_query("SELECT \"value\" FROM \"dell_ups\" WHERE \"hostname\" = "
+                                   "'$host' AND \"metric\" = 'charge' AND $timeFilter")
+            world.wait(lambda: influx.values(charge), 60, "the first charge value in InfluxDB")
+            assert set(influx.values(charge)) == {served["charge"]}
+            world.ups.cut_mains()
+            sandbox.wait_for(automation_alert("CRITICAL"), TIMER + 30, what="CRITICAL")
+            on_battery = charge.replace("'charge'", "'on_battery'")
+            world.wait(lambda: max(influx.values(on_battery), default=0) >= TIMER, 30,
+                       "the outage past the timer in InfluxDB")
+            # The timer travels as on_battery's critical threshold ("timer - 1").
+            assert set(influx.values(on_battery.replace('"value"', '"crit"'))) == {TIMER - 1}
+            world.ups.restore_mains()
+            sandbox.wait_for(automation_alert("OK"), 30, what="recovery")
+            world.wait(lambda: influx.values(on_battery)[-1] == 0, 30,
+                       "on_battery back to 0 in InfluxDB")
+
+            dashboard = json.loads((DASHBOARDS / "grafana" / "dell_ups-influxdb.json")
+                                   .read_text(encoding="utf-8"))
+            for variable in dashboard["templating"]["list"]:
+                shown = [row[1] for result in influx.query(_influx_query(variable["query"]))
+                         for series in result.get("series") or [] for row in series["values"]]
+                # Both services of the UPS run the dell_ups command: both are offered.
+                assert shown == {"host": [UPS_NAME], "service": ["ups", AUTOMATION]}[
+                    variable["name"]], variable
+            for panel in dashboard["panels"]:
+                for target in panel["targets"]:
+                    assert influx.values(_influx_query(target["query"])), (
+                        panel["title"], target["query"])
         finally:
             sandbox.stop()
 
