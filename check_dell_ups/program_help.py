@@ -25,9 +25,6 @@ COPYRIGHT = "Copyright (c) 2025-2026 the check_dell_ups developers. License: MIT
 DOCUMENTATION = ("Documentation: man {name}; README.md and docs/ in "
                  "<prefix>/share/doc/check_dell_ups. When reporting a problem, include "
                  "the output of {name} --version.")
-# --help / --version, and the argparse abbreviations of their long forms.
-_HELP = {"-h", "--help", "--hel", "--he"}
-_VERSION = {"-V", "--version", "--versio", "--versi", "--vers", "--ver", "--ve"}
 
 
 class ProgramText(NamedTuple):  # not a dataclass: `dataclasses` costs the check 6 ms a run
@@ -111,8 +108,20 @@ def asked_for(parser: argparse.ArgumentParser, program: ProgramText,
     words = list(arguments)
     if "--" in words:
         words = words[:words.index("--")]
-    if _HELP.intersection(words):
+    if _spelled(parser, words, "-h", "--help"):
         return HelpShown(help_text(parser, program), program.exit_code)
-    if _VERSION.intersection(words):
+    if _spelled(parser, words, "-V", "--version"):
         return HelpShown(version_line(program.name), program.exit_code)
     return None
+
+
+def _spelled(parser: argparse.ArgumentParser, words: Sequence[str], short: str,
+             long: str) -> bool:
+    """The option among the words, as argparse reads it: short, long, or an abbreviation
+    of the long form that no other long option shares (`--ver` is --verbose or --version:
+    argparse calls it ambiguous, and so does this)."""
+    others = [option for option in parser._option_string_actions
+              if option.startswith("--") and option != long]
+    return any(word == short or (len(word) > 2 and long.startswith(word)
+                                 and not any(other.startswith(word) for other in others))
+               for word in words)

@@ -228,7 +228,9 @@ def main(argv: list[str]) -> int:
             stale.append(str(path.relative_to(ROOT)))
             continue
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
+        temporary = path.with_name(path.name + ".tmp")
+        temporary.write_text(text, encoding="utf-8")
+        temporary.replace(path)  # never a half-written dashboard
         print(f"wrote {path.relative_to(ROOT)}")
     if stale:
         print(f"not up to date (run tools/generate_dashboards.py): {', '.join(stale)}")

@@ -289,20 +289,25 @@ def read_password(scvmm: ScvmmConfig, environ: Mapping[str, str] | None = None) 
     if scvmm.password_file is None:
         raise ConfigError(f"no SCVMM password: {PASSWORD_ENV} is empty and "
                           "scvmm.password_file is not set")
-    _check_password_file(scvmm.password_file)
+    return _read_password_file(
+        scvmm.password_file, "scvmm.password_file",
+        unreadable=f"no SCVMM password: {PASSWORD_ENV} is empty and scvmm.password_file")
+
+
+def _read_password_file(path: str, key: str, *, unreadable: str) -> str:
+    """A password file's one line (trailing newline stripped), checked for its mode;
+    `unreadable` starts the error line when it cannot be read."""
+    _check_password_file(path, key)
     try:
         # Bounded and non-blocking: a FIFO here would otherwise hang the handler.
-        password = read_small_file(scvmm.password_file, MAX_PASSWORD_BYTES).decode("utf-8")
+        password = read_small_file(path, MAX_PASSWORD_BYTES).decode("utf-8")
     except (OSError, UnicodeDecodeError, UnreadableFileError) as error:
         reason = getattr(error, "strerror", None) or (
             str(error) if isinstance(error, UnreadableFileError) else type(error).__name__)
-        raise ConfigError(
-            f"no SCVMM password: {PASSWORD_ENV} is empty and scvmm.password_file "
-            f"{scvmm.password_file} cannot be read: {reason}"
-        ) from None
+        raise ConfigError(f"{unreadable} {path} cannot be read: {reason}") from None
     password = password.removesuffix("\n").removesuffix("\r")
     if not password:
-        raise ConfigError(f"scvmm.password_file: {scvmm.password_file} is empty")
+        raise ConfigError(f"{key}: {path} is empty")
     return password
 
 
@@ -391,18 +396,8 @@ def _name_map(table: Mapping[str, Any], key: str) -> dict[str, str]:
 def read_icinga_password(icinga: IcingaConfig) -> str:
     """The Icinga ApiUser's password, from icinga.password_file only (its trailing
     newline stripped), checked as the SCVMM password file is."""
-    _check_password_file(icinga.password_file, "icinga.password_file")
-    try:
-        password = read_small_file(icinga.password_file, MAX_PASSWORD_BYTES).decode("utf-8")
-    except (OSError, UnicodeDecodeError, UnreadableFileError) as error:
-        reason = getattr(error, "strerror", None) or (
-            str(error) if isinstance(error, UnreadableFileError) else type(error).__name__)
-        raise ConfigError(f"icinga.password_file {icinga.password_file} cannot be read: "
-                          f"{reason}") from None
-    password = password.removesuffix("\n").removesuffix("\r")
-    if not password:
-        raise ConfigError(f"icinga.password_file: {icinga.password_file} is empty")
-    return password
+    return _read_password_file(icinga.password_file, "icinga.password_file",
+                               unreadable="icinga.password_file")
 
 
 # --- small validators -------------------------------------------------------------------

@@ -110,3 +110,10 @@ def test_an_uninstalled_program_is_one_line(tmp_path: Path) -> None:
         assert result.stderr == f"build_man_pages: {tmp_path}/check_dell_ups is not an " \
                                 "installed program\n"
     assert result.returncode == 1
+
+
+def test_an_abbreviation_argparse_finds_ambiguous_is_no_request() -> None:
+    # --ver is --verbose or --version for the check: argparse's own error, not the version.
+    text, code = check_cli.run(["--ver"])
+    assert code == 3 and text.startswith("DELL UPS UNKNOWN - bad arguments: ambiguous option")
+    assert check_cli.run(["--vers"]) == (f"check_dell_ups v{__version__}\n", 3)
